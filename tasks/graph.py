@@ -1,0 +1,173 @@
+"""The doit task graph, built from the validated config, and the actions the tasks run.
+
+    _lock -> check_rclone:NAME, check_mounts:NAME, check_space:NAME -> _backup:NAME -> notify
+                                                                                  -> backup:NAME
+
+Checks and `_backup:NAME` never fail in doit's sense: they write a result file and succeed, because doit does not
+run a task whose dependency failed, and `notify` must run after every backup. The verdict comes from the result
+files: `notify` (a full run) and `backup:NAME` (one backup) read them, print the summary and fail when anything
+failed, so cron and a person at the terminal both see a non-zero exit code.
+"""
+
+import dataclasses
+import datetime
+import multiprocessing
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from doit.exceptions import TaskFailed
+
+from tasks import backup as backup_step
+from tasks import checks, config, lock, logs, results, summary
+from tasks.rclone import Rclone, redact
+
+LOCK_TASK = "_lock"
+CHECK_DOCS = {
+    "check_rclone": "rclone runs, its config holds each destination's remote, and each destination answers",
+    "check_mounts": "each source folder exists, is readable and is not an empty (unmounted) mount point",
+    "check_space": "each destination reports at least min_free_gb free",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything the tasks of one doit invocation need; `settings` is None when the config is invalid."""
+
+    config_path: Path
+    state_dir: Path
+    settings: config.Config | None
+    error: str | None
+    run: backup_step.Run
+
+    @property
+    def doit_config(self) -> dict:
+        return {
+            "backend": "sqlite3",  # the default dbm differs by interpreter and can lock out `doit list`
+            "dep_file": str(self.state_dir / ".doit.sqlite"),
+            "default_tasks": ["notify"] if self.settings else ["config_error"],
+            "continue": True,      # one failed task must not stop the other backups
+            "par_type": "thread",  # the run lock lives in this process; workers wait on rclone, not the CPU
+            "reporter": "error-only",  # cron mails whatever is printed: the summary says it all
+        }
+
+
+def plan(config_path: str | None, dry_run: str | None) -> Plan:
+    """Load the config; a bad one becomes an error message, never an exception, so `doit list` still works."""
+    path = Path(config_path).resolve() if config_path else config.DEFAULT_CONFIG
+    state_dir = path.parent if path.parent.is_dir() else config.PROJECT_ROOT / "var"
+    run = backup_step.Run(
+        run_id=f"{time.time():.6f}-{os.getpid()}",
+        results_dir=state_dir / "results",
+        lists_dir=state_dir / "lists",
+        timeout=60,
+        dry_run=(dry_run or "").lower() in ("1", "true", "yes", "on"),
+        now=datetime.datetime.now().astimezone(),
+    )
+    try:
+        settings = config.load(path)
+    except config.ConfigError as error:
+        logs.setup(config.PROJECT_ROOT / "log" / "backup.log")
+        logging.getLogger(logs.LOGGER).critical("invalid config, nothing was done: %s", error)
+        return Plan(path, state_dir, None, str(error), run)
+    logs.setup(settings.log_file, settings.log_level)
+    run = dataclasses.replace(run, timeout=settings.check_timeout_seconds)
+    return Plan(path, state_dir, settings, None, run)
+
+
+def tasks(plan: Plan):
+    """Yield every task dict of the graph (or the single `config_error` task)."""
+    if plan.settings is None:
+        yield {"basename": "config_error", "doc": f"INVALID CONFIG: {plan.error.splitlines()[0]}",
+               "actions": [(_fail, [plan.error])], "verbosity": 2}
+        return
+    backups = plan.settings.backups
+    yield {"basename": LOCK_TASK, "doc": "one run at a time",
+           "actions": [(_take_lock, [plan.state_dir / "run.lock", plan.settings.lock_wait_seconds])]}
+    for check, doc in CHECK_DOCS.items():
+        yield {"basename": check, "name": None, "doc": doc}
+        for entry in backups:
+            yield {"basename": check, "name": entry.name, "doc": f"{check} for {entry.name}",
+                   "task_dep": [LOCK_TASK], "actions": [(_record, [f"{check}:{entry.name}", entry, plan.run])]}
+    yield {"basename": "_backup", "name": None, "doc": "the work of each backup; results go to result files"}
+    for entry in backups:
+        yield {"basename": "_backup", "name": entry.name,
+               "task_dep": [f"{check}:{entry.name}" for check in CHECK_DOCS],
+               "actions": [(_record, [f"backup:{entry.name}", entry, plan.run])]}
+    for entry in backups:  # top-level names, so that a plain `doit list` shows every backup
+        yield {"basename": f"backup:{entry.name}", "doc": describe(entry),
+               "task_dep": [f"_backup:{entry.name}"], "verbosity": 2,
+               "actions": [(_report, [[f"{check}:{entry.name}" for check in CHECK_DOCS] + [f"backup:{entry.name}"],
+                                      plan.run, None])]}
+    yield {"basename": "notify", "doc": "run every backup, then report the summary (the default task)",
+           "task_dep": [f"_backup:{entry.name}" for entry in backups], "verbosity": 2,
+           "actions": [(_report, [[f"{check}:{entry.name}" for entry in backups for check in CHECK_DOCS]
+                                  + [f"backup:{entry.name}" for entry in backups],
+                                  plan.run, plan.state_dir / "results" / "summary.json"])]}
+
+
+def describe(entry: config.Backup) -> str:
+    """One line for `doit list`: source -> destination, filter, retention."""
+    age = f"files newer than {entry.days} days" if entry.days else "all files"
+    return (f"{entry.source_dir} -> {redact(entry.rclone_path)}/{entry.name}_YYYY-MM-DD; {age}, "
+            f"max {entry.max_size_mb:g} MiB, keep {entry.retention.last}")
+
+
+def _fail(message: str):
+    print(f"CRITICAL: invalid config, nothing was done.\n{message}", file=sys.stderr)
+    return TaskFailed("invalid config")
+
+
+def _take_lock(path: Path, wait_seconds: int):
+    if multiprocessing.parent_process() is not None:
+        return TaskFailed("the run lock must be held by the doit process itself: use -P thread with -n")
+    try:
+        lock.acquire(path, wait_seconds)
+    except lock.LockHeld as error:
+        logging.getLogger(logs.LOGGER).error("%s", error)
+        return TaskFailed(str(error))
+    return True
+
+
+WORK = {
+    "check_rclone": lambda entry, run, result: checks.check_rclone(entry, Rclone(entry.rclone, run.timeout), result),
+    "check_mounts": lambda entry, run, result: checks.check_source(entry, run.timeout, result),
+    "check_space": lambda entry, run, result: checks.check_space(entry, Rclone(entry.rclone, run.timeout), result),
+    "backup": lambda entry, run, result: backup_step.run_backup(entry, run, result),
+}
+
+
+def _record(task: str, entry: config.Backup, run: backup_step.Run) -> bool:
+    """Run one check or backup and write its result; an unexpected error becomes a failed result, not a crash."""
+    log = logging.getLogger(f"{logs.LOGGER}.{entry.name}")
+    result = results.Result(task=task, backup=entry.name, run_id=run.run_id)
+    started = time.monotonic()
+    try:
+        WORK[task.split(":")[0]](entry, run, result)
+    except Exception as error:
+        log.exception("%s stopped by an unexpected error", task)
+        result.alert("ERROR", f"{task} stopped by an unexpected error ({type(error).__name__}); see the log")
+    result.duration_s = round(time.monotonic() - started, 3)
+    for alert in result.alerts:
+        log.log(logging.getLevelName(alert.level), "%s: %s", task, alert.message)
+    results.write(run.results_dir, result)
+    return True
+
+
+def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None):
+    """Print and log the summary of `tasks`; fail (exit code 1) when any of them failed or is missing."""
+    found = {task: results.read(run.results_dir, task, run.run_id) for task in tasks}
+    started = datetime.datetime.fromtimestamp(float(run.run_id.split("-")[0])).strftime("%Y-%m-%d %H:%M")
+    report = summary.build(tasks, found, socket.gethostname(), started, run.dry_run)
+    text = summary.render_text(report)
+    logging.getLogger(logs.LOGGER).info("summary\n%s", text)
+    print(text)
+    if summary_file is not None:
+        results.write_json(summary_file, dataclasses.asdict(report))
+    if report.state == "failed":
+        return TaskFailed(f"{len(report.backups) - report.ok_count} of {len(report.backups)} backups did not "
+                          "succeed; see the summary above and the log")
+    return True

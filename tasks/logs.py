@@ -1,0 +1,46 @@
+"""Logging: everything at `log_level` to a rotating log file; on a terminal, progress to stderr too.
+
+Set up once per process; every task logs through the `backup` logger (`backup.NAME` for one backup), so lines of
+backups that run in parallel stay attributable.
+"""
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+LOGGER = "backup"
+FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+
+
+def setup(log_file: Path, level: str = "INFO") -> logging.Logger:
+    """Idempotent. On a terminal, progress also goes to stderr; under cron only the summary is printed, so
+    cron's mail stays short. When the log file cannot be opened, problems go to stderr instead."""
+    logger = logging.getLogger(LOGGER)
+    if logger.handlers:
+        return logger
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=5 * 1024 * 1024, backupCount=10,
+                                                       encoding="utf-8", errors="backslashreplace")
+    except OSError as error:
+        _add_console(logger, logging.WARNING)
+        logger.error("cannot write the log file %s (%s): logging to stderr only", log_file, error.strerror)
+        return logger
+    to_file.setLevel(level)
+    to_file.setFormatter(logging.Formatter(FORMAT))
+    logger.addHandler(to_file)
+    if sys.stderr.isatty():
+        _add_console(logger, logging.INFO)
+    return logger
+
+
+def _add_console(logger: logging.Logger, level: int) -> None:
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(console)

@@ -1,0 +1,249 @@
+"""The one place that builds rclone command lines, runs them and reads their JSON and exit codes.
+
+Never runs `rclone config show` or `config dump`: they print tokens and passwords. Every text that leaves this
+module (messages, displayed paths) has the secrets of on-the-fly remotes masked by `redact`.
+"""
+
+import dataclasses
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from tasks.config import RcloneSettings
+from tasks.schema import REMOTE_PATTERN
+
+#: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
+MINIMUM_VERSION = (1, 65, 1)
+
+#: Exit code rclone gives for "directory not found".
+DIRECTORY_NOT_FOUND = 3
+
+_SECRET_OPTION = re.compile(r"""((?:pass|password|key|secret|token|secret_access_key|client_secret|"""
+                            r"""access_key_id|session_token|bearer_token|sas_url|account_key)\s*=\s*)"""
+                            r"""('[^']*'|"[^"]*"|[^,:'"\s]+)""", re.IGNORECASE)
+
+
+class RcloneError(Exception):
+    """rclone failed; the message is already in plain words and free of secrets."""
+
+    def __init__(self, message: str, returncode: int | None = None):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def redact(text: str) -> str:
+    """Mask option values that carry secrets, as in `:sftp,user=u,pass=SECRET:path`."""
+    return _SECRET_OPTION.sub(r"\1***", text)
+
+
+def remote_name(path: str) -> str | None:
+    """The configured remote a destination uses, or None for a local folder or an on-the-fly remote."""
+    match = REMOTE_PATTERN.match(path)
+    if not match or match["remote"].startswith(":"):
+        return None
+    return match["remote"]
+
+
+def is_local(path: str) -> bool:
+    return REMOTE_PATTERN.match(path) is None
+
+
+def root_of(path: str) -> str:
+    """The top of the remote (what `about` measures); a local folder measures its own file system."""
+    match = REMOTE_PATTERN.match(path)
+    return f"{match['remote']}:" if match else path
+
+
+def join(base: str, child: str) -> str:
+    """`remote:` + x -> `remote:x`; `remote:a/` + x -> `remote:a/x`; `/mnt/a` + x -> `/mnt/a/x`."""
+    if not child or "/" in child or child in (".", ".."):
+        raise ValueError(f"refusing to build a path below {redact(base)!r} from {child!r}")
+    if base.endswith((":", "/")):
+        return base + child
+    return f"{base}/{child}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyOutcome:
+    """What one `rclone copy` reported: counts from its per-file lines and its final stats."""
+
+    returncode: int
+    copied: int          # files uploaded, new or replacing a different file
+    replaced: int        # of those, files that existed at the destination and differed
+    checks: int          # files found at the destination and compared
+    bytes: int
+    errors: int
+    messages: tuple[str, ...]  # rclone's error messages, redacted, first ones only
+
+    @property
+    def identical(self) -> int:
+        """Files already at the destination and unchanged (checked, not replaced)."""
+        return self.checks - self.replaced
+
+    @property
+    def accounted(self) -> int:
+        """Files of the list that are now at the destination: copied or found identical."""
+        return self.copied + self.identical
+
+
+class Rclone:
+    """Runs one configured rclone (binary, config file, extra flags) with a time bound on every probe."""
+
+    def __init__(self, settings: RcloneSettings, timeout: float):
+        self.settings = settings
+        self.timeout = timeout
+
+    def _command(self, *args: str) -> list[str]:
+        command = [self.settings.binary, *args, "--ask-password=false", "--use-json-log"]
+        if self.settings.config:
+            command += ["--config", self.settings.config]
+        return command
+
+    def _run(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Run and wait at most `timeout` seconds; a hung rclone is killed and never waited for."""
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            process = subprocess.Popen(self._command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, errors="replace")
+        except OSError as error:
+            raise RcloneError(f"cannot run rclone ({self.settings.binary}): {error.strerror}") from None
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise RcloneError(f"rclone {args[0]} gave no answer within {timeout:g} s (network or server hung?)")
+        return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+    def _fail(self, result: subprocess.CompletedProcess, what: str) -> RcloneError:
+        return RcloneError(f"{what}: {explain(result.stderr)}", result.returncode)
+
+    def version(self) -> tuple[str, tuple[int, ...]]:
+        """('v1.75.2', (1, 75, 2)) of the configured binary."""
+        result = self._run("version")
+        match = re.search(r"rclone (v(\d+)\.(\d+)\.(\d+)\S*)", result.stdout)
+        if result.returncode != 0 or not match:
+            raise self._fail(result, f"{self.settings.binary} does not run as rclone")
+        return match[1], tuple(int(part) for part in match.groups()[1:])
+
+    def config_file(self) -> Path:
+        """The config file this rclone uses (it may not exist)."""
+        result = self._run("config", "file")
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        if result.returncode != 0 or not lines:
+            raise self._fail(result, "rclone cannot tell which config file it uses")
+        return Path(lines[-1].strip())
+
+    def remotes(self) -> dict[str, str]:
+        """Configured remote names and their types (no secrets: `listremotes --long` prints only these)."""
+        result = self._run("listremotes", "--long")
+        if result.returncode != 0:
+            raise self._fail(result, "rclone cannot list its remotes")
+        remotes = {}
+        for line in result.stdout.splitlines():
+            name, _, kind = line.partition(":")
+            if name:
+                remotes[name] = kind.strip()
+        return remotes
+
+    def probe(self, path: str) -> bool:
+        """List one level of `path` to prove the remote answers and accepts us; False if it does not exist yet."""
+        result = self._run("lsjson", "--max-depth", "1", "--files-only", path)
+        if result.returncode == DIRECTORY_NOT_FOUND:
+            return False
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot list {redact(path)}")
+        return True
+
+    def free_bytes(self, path: str) -> int | None:
+        """Free space the remote reports, or None when it cannot tell (not zero: unknown is not full)."""
+        result = self._run("about", "--json", root_of(path))
+        if result.returncode != 0:
+            if "support about" in result.stderr:
+                return None
+            raise self._fail(result, f"cannot ask {redact(root_of(path))} for its free space")
+        try:
+            free = json.loads(result.stdout).get("free")
+        except (json.JSONDecodeError, AttributeError):
+            raise RcloneError(f"rclone about {redact(root_of(path))} answered something that is not JSON") from None
+        return free if isinstance(free, int) else None
+
+    def list_folders(self, path: str) -> list[str]:
+        """Names of the folders directly under `path` (not recursive); empty if `path` does not exist."""
+        result = self._run("lsjson", "--dirs-only", path)
+        if result.returncode == DIRECTORY_NOT_FOUND:
+            return []
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot list {redact(path)}")
+        try:
+            return [entry["Name"] for entry in json.loads(result.stdout)]
+        except (json.JSONDecodeError, TypeError, KeyError):
+            raise RcloneError(f"rclone lsjson {redact(path)} answered something unexpected") from None
+
+    def purge(self, path: str) -> None:
+        """Delete `path` and everything below it."""
+        result = self._run("purge", path, timeout=max(self.timeout, 3600))
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot delete {redact(path)}")
+
+    def copy(self, source: Path, destination: str, file_list: Path, log) -> CopyOutcome:
+        """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
+
+        No time bound: a big upload takes as long as it takes (add `--max-duration` to the flags to cap it).
+        Each rclone log line goes to `log` at debug level as it arrives.
+        """
+        command = self._command("copy", str(source), destination, "--files-from-raw", str(file_list),
+                                "--stats-log-level", "NOTICE", "-v", *self.settings.flags)
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True, errors="replace")
+        except OSError as error:
+            raise RcloneError(f"cannot run rclone ({self.settings.binary}): {error.strerror}") from None
+        copied = replaced = 0
+        stats = {}
+        messages = []
+        with process:
+            for line in process.stderr:
+                log.debug("rclone: %s", redact(line.rstrip()))
+                entry = _json_line(line)
+                message = entry.get("msg", "")
+                if "stats" in entry:
+                    stats = entry["stats"]
+                elif message.startswith("Copied ("):
+                    copied += 1
+                    replaced += "replaced existing" in message
+                elif entry.get("level") in ("error", "critical") and len(messages) < 10:
+                    messages.append(_describe(entry))
+        return CopyOutcome(returncode=process.returncode, copied=copied, replaced=replaced,
+                           checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
+                           errors=int(stats.get("errors", 0)), messages=tuple(messages))
+
+
+def _json_line(line: str) -> dict:
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return {"level": "error", "msg": line.strip()} if line.strip() else {}
+    return entry if isinstance(entry, dict) else {}
+
+
+def _describe(entry: dict) -> str:
+    obj = entry.get("object")
+    text = f"{obj}: {entry.get('msg', '')}" if obj and entry.get("objectType") != "string" else entry.get("msg", "")
+    return redact(text.strip())
+
+
+def explain(stderr: str) -> str:
+    """rclone's own error text, reduced to its last meaningful line, with known causes spelled out."""
+    entries = [_json_line(line) for line in stderr.splitlines()]
+    failures = [e["msg"] for e in entries if e.get("msg", "").startswith("Failed to")]
+    errors = [_describe(e) for e in entries if e.get("level") in ("error", "critical")]
+    text = redact((failures or errors or [stderr.strip() or "no error text"])[-1])
+    if "invalid_grant" in stderr or "token expired" in stderr:
+        name = re.search(r"reconnect (\S+?):", stderr)
+        remote = name[1] if name else "REMOTE"
+        return (f"the remote's login token has expired or was revoked; renew it on this server with "
+                f"`rclone config reconnect {remote}:` ({text})")
+    if "didn't find section in config file" in stderr:
+        return f"no such remote in the rclone config file ({text})"
+    return text

@@ -1,0 +1,99 @@
+"""Result records: what each check and backup did, written atomically as one JSON file per task.
+
+These files are the only channel between tasks: a backup reads its checks' results, `notify` reads them all.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+
+LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: Worst last. "skipped" ranks with "failed": a backup that did not run is not a success.
+STATUSES = ("ok", "warning", "skipped", "failed")
+_STATUS_OF_LEVEL = {"INFO": "ok", "WARNING": "warning", "ERROR": "failed", "CRITICAL": "failed"}
+
+
+def now_iso() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class Alert:
+    level: str
+    subject: str          # the backup name, or the check and backup it concerns
+    message: str
+    time: str = dataclasses.field(default_factory=now_iso)
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Result:
+    task: str             # doit task name, e.g. "backup:contabo1" or "check_space:contabo1"
+    backup: str
+    run_id: str           # identifies the doit run that wrote it: results of other runs are stale
+    status: str = "ok"
+    reason: str = ""
+    started: str = dataclasses.field(default_factory=now_iso)
+    duration_s: float = 0.0
+    dry_run: bool = False
+    destination: str = ""  # the dated folder, secrets masked
+    files: int = 0
+    bytes: int = 0
+    newest_file: str | None = None
+    pruned: list[str] = dataclasses.field(default_factory=list)
+    alerts: list[Alert] = dataclasses.field(default_factory=list)
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+    def alert(self, level: str, message: str, **metrics) -> None:
+        """Record an alert; the status becomes at least as bad as the alert's level implies."""
+        self.alerts.append(Alert(level=level, subject=self.task, message=message, metrics=metrics))
+        self.escalate(_STATUS_OF_LEVEL[level], message)
+
+    def escalate(self, status: str, reason: str) -> None:
+        if STATUSES.index(status) > STATUSES.index(self.status):
+            self.status, self.reason = status, reason
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in ("ok", "warning")
+
+
+def result_path(folder: Path, task: str) -> Path:
+    return folder / (task.replace(":", "-") + ".json")
+
+
+def write(folder: Path, result: Result) -> Path:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = result_path(folder, result.task)
+    write_json(target, dataclasses.asdict(result))
+    return target
+
+
+def write_json(target: Path, data) -> None:
+    """Write atomically (temp file, fsync, rename): a reader never sees half a file. Readable by the owner only."""
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read(folder: Path, task: str, run_id: str) -> Result | None:
+    """The result `task` wrote in this run, or None when there is none (not run, crashed, or stale)."""
+    try:
+        data = json.loads(result_path(folder, task).read_text(encoding="utf-8", errors="surrogateescape"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if data.get("run_id") != run_id:
+        return None
+    data["alerts"] = [Alert(**alert) for alert in data.get("alerts", [])]
+    return Result(**data)

@@ -1,0 +1,83 @@
+"""Which dated folders to keep: a pure function over folder names, so every rule is tested without I/O.
+
+Only folders named exactly `<name>_YYYY-MM-DD` with a real calendar date up to today are ever candidates. Other
+backups' folders, look-alikes (`<name>_2026-13-45`) and folders dated in the future are neither deleted nor
+counted as keepers.
+"""
+
+import dataclasses
+import datetime
+import re
+
+from tasks.config import RetentionPolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionPlan:
+    keep: tuple[str, ...]      # newest first
+    delete: tuple[str, ...]    # newest first
+    ignored: tuple[str, ...]   # look like ours but are not valid dates up to today: never touched
+
+
+def folder_name(backup: str, day: datetime.date) -> str:
+    return f"{backup}_{day.isoformat()}"
+
+
+def dated_folders(backup: str, names, today: datetime.date) -> tuple[dict[str, datetime.date], list[str]]:
+    """Split `names` into this backup's dated folders (name -> date) and suspicious look-alikes."""
+    pattern = re.compile(re.escape(backup) + r"_(\d{4}-\d{2}-\d{2})")
+    dated, ignored = {}, []
+    for name in names:
+        match = pattern.fullmatch(name)
+        if not match:
+            continue
+        try:
+            day = datetime.date.fromisoformat(match[1])
+        except ValueError:
+            ignored.append(name)
+            continue
+        if day > today:
+            ignored.append(name)
+        else:
+            dated[name] = day
+    return dated, sorted(ignored)
+
+
+def plan(backup: str, names, today: datetime.date, policy: RetentionPolicy) -> RetentionPlan:
+    """Keep today's folder, the `policy.last` newest, and the newest of each of the last days/weeks/months."""
+    dated, ignored = dated_folders(backup, names, today)
+    newest_first = sorted(dated, key=dated.get, reverse=True)
+    keep = set(newest_first[: policy.last])
+    keep.update(name for name in newest_first if dated[name] == today)
+    for count, period in ((policy.days, _day), (policy.weeks, _iso_week), (policy.months, _month)):
+        keep.update(_newest_per_period(newest_first, dated, period, count))
+    return RetentionPlan(
+        keep=tuple(n for n in newest_first if n in keep),
+        delete=tuple(n for n in newest_first if n not in keep),
+        ignored=tuple(ignored),
+    )
+
+
+def _newest_per_period(newest_first, dated, period, count) -> list[str]:
+    """restic's keep-daily/weekly/monthly: the newest folder of each of the last `count` periods that have one."""
+    kept, seen = [], set()
+    for name in newest_first:
+        if len(seen) >= count:
+            break
+        key = period(dated[name])
+        if key not in seen:
+            seen.add(key)
+            kept.append(name)
+    return kept
+
+
+def _day(day: datetime.date):
+    return day
+
+
+def _iso_week(day: datetime.date):
+    return day.isocalendar()[:2]
+
+
+def _month(day: datetime.date):
+    return day.year, day.month
