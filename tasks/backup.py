@@ -92,7 +92,7 @@ def _select(backup: Backup, run: Run, result: results.Result) -> selection.Selec
         return None
     if chosen.bytes > backup.max_bytes:
         result.alert("ERROR", f"{chosen.files} files totalling {format_bytes(chosen.bytes)} exceed max_size_mb "
-                              f"{backup.max_size_mb:g}: nothing copied, nothing pruned",
+                              f"{backup.max_size_mb}: nothing copied, nothing pruned",
                      bytes=chosen.bytes, max_bytes=backup.max_bytes)
         return None
     return chosen

@@ -109,5 +109,5 @@ def check_space(backup: Backup, rclone: rc.Rclone, result: Result) -> None:
     result.metrics["free_bytes"] = free
     if free < backup.min_free_gb * GIB:
         result.alert("CRITICAL", f"only {free / GIB:.1f} GiB free on {where}, below min_free_gb "
-                                 f"{backup.min_free_gb:g}: backup {backup.name} is skipped",
+                                 f"{backup.min_free_gb}: backup {backup.name} is skipped",
                      free_bytes=free, min_free_bytes=int(backup.min_free_gb * GIB))

@@ -21,6 +21,10 @@ DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and every problem found."""
 
+    def __init__(self, message: str, log_file: Path | None = None):
+        super().__init__(message)
+        self.log_file = log_file  # where the administrator expects the log, when that much could be read
+
 
 @dataclasses.dataclass(frozen=True)
 class RcloneSettings:
@@ -71,11 +75,13 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
     document = _parse_yaml(path)
     validator = _Validator(schema.SCHEMA)
     if not validator.validate(document):
-        raise ConfigError(_report(path, _flatten(validator.errors)))
+        log_file = document.get("log_file")
+        raise ConfigError(_report(path, _flatten(validator.errors)),
+                          _project_path(log_file) if isinstance(log_file, str) and log_file else None)
     settings = validator.document
     problems = _duplicate_names(settings["backup_copy_list"])
     if problems:
-        raise ConfigError(_report(path, problems))
+        raise ConfigError(_report(path, problems), _project_path(settings["log_file"]))
     return _build(path, settings)
 
 
@@ -183,17 +189,22 @@ def _rclone_settings(general: dict, own: dict) -> RcloneSettings:
     )
 
 
+def _plain(number: float) -> float:
+    """1024.0 -> 1024, so messages show numbers as the administrator wrote them."""
+    return int(number) if float(number).is_integer() else number
+
+
 def _build(path: Path, settings: dict) -> Config:
     backups = tuple(
         Backup(
             name=entry["name"],
             source_dir=_project_path(entry["source_dir"]),
             rclone_path=_destination(entry["rclone_path"]),
-            max_size_mb=entry["max_size_mb"],
+            max_size_mb=_plain(entry["max_size_mb"]),
             days=entry["days"] or 0,
             retention=RetentionPolicy(last=entry["retention"], days=entry["retention_days"],
                                       weeks=entry["retention_weeks"], months=entry["retention_months"]),
-            min_free_gb=entry.get("min_free_gb", settings["min_free_gb"]),
+            min_free_gb=_plain(entry.get("min_free_gb", settings["min_free_gb"])),
             exclude=tuple(entry["exclude"]),
             rclone=_rclone_settings(settings["rclone"], entry["rclone"]),
         )

@@ -70,7 +70,7 @@ def plan(config_path: str | None, dry_run: str | None) -> Plan:
     try:
         settings = config.load(path)
     except config.ConfigError as error:
-        logs.setup(config.PROJECT_ROOT / "log" / "backup.log")
+        logs.setup(error.log_file or config.PROJECT_ROOT / "log" / "backup.log")
         logging.getLogger(logs.LOGGER).critical("invalid config, nothing was done: %s", error)
         return Plan(path, state_dir, None, str(error), run)
     logs.setup(settings.log_file, settings.log_level)
@@ -113,7 +113,7 @@ def describe(entry: config.Backup) -> str:
     """One line for `doit list`: source -> destination, filter, retention."""
     age = f"files newer than {entry.days} days" if entry.days else "all files"
     return (f"{entry.source_dir} -> {redact(entry.rclone_path)}/{entry.name}_YYYY-MM-DD; {age}, "
-            f"max {entry.max_size_mb:g} MiB, keep {entry.retention.last}")
+            f"max {entry.max_size_mb} MiB, keep {entry.retention.last}")
 
 
 def _fail(message: str):
@@ -163,7 +163,7 @@ def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None):
     started = datetime.datetime.fromtimestamp(float(run.run_id.split("-")[0])).strftime("%Y-%m-%d %H:%M")
     report = summary.build(tasks, found, socket.gethostname(), started, run.dry_run)
     text = summary.render_text(report)
-    logging.getLogger(logs.LOGGER).info("summary\n%s", text)
+    logging.getLogger(logs.LOGGER).info("summary\n%s", text, extra={"printed": True})
     print(text)
     if summary_file is not None:
         results.write_json(summary_file, dataclasses.asdict(report))

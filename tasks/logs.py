@@ -43,4 +43,5 @@ def _add_console(logger: logging.Logger, level: int) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.addFilter(lambda record: not getattr(record, "printed", False))
     logger.addHandler(console)

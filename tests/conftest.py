@@ -1,0 +1,133 @@
+"""Shared fixtures: temporary installations run through the real doit CLI, real rclone, and rclone servers
+on 127.0.0.1 (never any other address)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RCLONE = str(BIN / "rclone")
+DOIT = str(BIN / "doit")
+DAY = 86400
+
+
+def make_files(base: Path, files: dict) -> None:
+    """Create `files` below `base`: {relative path: (content, age in days)} or {relative path: content}."""
+    now = time.time()
+    for relative, spec in files.items():
+        content, age_days = spec if isinstance(spec, tuple) else (spec, 0)
+        path = base / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        stamp = now - age_days * DAY
+        os.utime(path, (stamp, stamp))
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder`, by relative path, with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class Site:
+    """One installation in a temporary folder: its config, state, log, sources and destinations."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.config_path = root / "etc" / "config.yaml"
+        self.config_path.parent.mkdir(parents=True)
+        self.log_file = root / "log" / "backup.log"
+
+    def write_config(self, backups: list[dict], **settings) -> Path:
+        document = {"log_file": str(self.log_file), "min_free_gb": 0, "log_level": "DEBUG", **settings,
+                    "backup_copy_list": backups}
+        self.config_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        return self.config_path
+
+    def doit_command(self, *args: str) -> list[str]:
+        """The real doit CLI on the project's dodo.py with this site's config."""
+        return [DOIT, "-f", str(PROJECT / "dodo.py"), *args, f"config={self.config_path}"]
+
+    def doit(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run(self.doit_command(*args), capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def result(self, task: str) -> dict:
+        return json.loads((self.config_path.parent / "results" / f"{task.replace(':', '-')}.json").read_text())
+
+
+@pytest.fixture
+def site(tmp_path) -> Site:
+    return Site(tmp_path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rclone serve exited early: {process.stderr.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def obscure(password: str) -> str:
+    return subprocess.run([RCLONE, "obscure", password], capture_output=True, text=True, check=True).stdout.strip()
+
+
+class SftpServer:
+    """`rclone serve sftp` on 127.0.0.1 over a temporary folder, with a named remote in its own rclone.conf."""
+
+    user, password = "backup", "s3cret-sftp-pass"
+
+    def __init__(self, root: Path, config_dir: Path):
+        self.root = root
+        self.port = free_port()
+        self.rclone_config = config_dir / "rclone.conf"
+        self.process = None
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [RCLONE, "serve", "sftp", str(self.root), "--addr", f"127.0.0.1:{self.port}",
+             "--user", self.user, "--pass", self.password, "--config", "/dev/null"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_for_port(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def write_rclone_config(self, password: str | None = None) -> Path:
+        self.rclone_config.parent.mkdir(parents=True, exist_ok=True)
+        self.rclone_config.write_text(
+            "[offsite]\ntype = sftp\nhost = 127.0.0.1\n"
+            f"port = {self.port}\nuser = {self.user}\npass = {obscure(password or self.password)}\n"
+            "shell_type = none\n")
+        return self.rclone_config
+
+
+@pytest.fixture
+def sftp(tmp_path):
+    server = SftpServer(tmp_path / "sftp-root", tmp_path / "rclone")
+    server.start()
+    server.write_rclone_config()
+    yield server
+    server.stop()

@@ -1,0 +1,305 @@
+"""End to end through the real doit CLI, real rclone, real folders and an sftp server on 127.0.0.1."""
+
+import datetime
+import fcntl
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import listing, make_files
+
+TODAY = datetime.date.today()
+
+
+def dated(name: str, days_ago: int = 0) -> str:
+    return f"{name}_{(TODAY - datetime.timedelta(days=days_ago)).isoformat()}"
+
+
+def backup(name, source, destination, **extra) -> dict:
+    return {"name": name, "source_dir": str(source), "rclone_path": str(destination), **extra}
+
+
+@pytest.fixture
+def folders(tmp_path):
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    destination.mkdir()
+    make_files(source, {"today.txt": ("fresh", 0), "sub/dir/yesterday.txt": ("from yesterday", 1),
+                        "sub/last-month.txt": ("old", 30), "names/with space #1 ünï.txt": ("odd", 0)})
+    return source, destination
+
+
+def test_normal_run_copies_young_files_with_subfolders_into_a_dated_folder(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination, days=2)])
+    run = site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    copied = destination / dated("usb1")
+    assert listing(copied) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
+                               "names/with space #1 ünï.txt": b"odd"}
+    assert "[backup OK]" in run.stdout and "1 of 1 backups ok" in run.stdout
+    assert "usb1: 3 files, 22 B, newest " + TODAY.isoformat() in run.stdout
+    result = site.result("backup:usb1")
+    assert (result["status"], result["files"], result["bytes"]) == ("ok", 3, 22)
+    assert result["destination"] == str(copied)
+    assert result["newest_file"] == TODAY.isoformat()
+    assert "Traceback" not in run.stderr
+
+
+def test_second_run_the_same_day_fills_the_same_folder(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination)])
+    assert site.doit().returncode == 0
+    make_files(source, {"today.txt": ("changed content", 0), "later.txt": ("added", 0)})
+    run = site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [p.name for p in destination.iterdir()] == [dated("usb1")]
+    copied = listing(destination / dated("usb1"))
+    assert copied["today.txt"] == b"changed content" and copied["later.txt"] == b"added"
+    assert len(copied) == 5
+    metrics = site.result("backup:usb1")["metrics"]
+    assert (metrics["copied"], metrics["identical"]) == (2, 3)
+
+
+def test_over_the_size_cap_nothing_is_copied_or_pruned(site, folders):
+    source, destination = folders
+    make_files(source, {"big.bin": (b"\0" * (2 * 1024 * 1024), 0)})
+    (destination / dated("usb1", 5)).mkdir()
+    (destination / dated("usb1", 6)).mkdir()
+    site.write_config([backup("usb1", source, destination, max_size_mb=1, retention=1)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert sorted(p.name for p in destination.iterdir()) == [dated("usb1", 6), dated("usb1", 5)]
+    assert "exceed max_size_mb 1: nothing copied, nothing pruned" in run.stdout
+    assert site.result("backup:usb1")["status"] == "failed"
+
+
+def test_missing_source_and_empty_mount_point_are_refused_by_name(site, folders, tmp_path):
+    source, destination = folders
+    empty = tmp_path / "mnt" / "usb2"
+    empty.mkdir(parents=True)
+    (destination / dated("gone", 3)).mkdir()
+    (destination / dated("gone", 4)).mkdir()
+    (destination / dated("gone", 5)).mkdir()
+    site.write_config([backup("gone", tmp_path / "nowhere", destination, retention=1),
+                       backup("unmounted", empty, destination)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert f"source folder {tmp_path / 'nowhere'} does not exist" in run.stdout
+    assert f"source folder {empty} is empty: the disk is probably not mounted" in run.stdout
+    assert "0 of 2 backups ok" in run.stdout
+    assert sorted(p.name for p in destination.iterdir()) == [dated("gone", 5), dated("gone", 4), dated("gone", 3)]
+    assert site.result("backup:gone")["status"] == "skipped"
+
+
+def test_one_bad_backup_does_not_stop_the_others(site, folders, tmp_path):
+    source, destination = folders
+    site.write_config([backup("first", source, destination),
+                       backup("broken", tmp_path / "unplugged", destination),
+                       backup("last", source, destination, days=1)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert (destination / dated("first")).is_dir() and (destination / dated("last")).is_dir()
+    assert not (destination / dated("broken")).exists()
+    assert "[backup FAILED]" in run.stdout and "2 of 3 backups ok" in run.stdout
+    assert "SKIPPED  broken: skipped because check_mounts:broken failed" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_running_one_backup_reports_its_own_failure(site, folders, tmp_path):
+    source, destination = folders
+    site.write_config([backup("good", source, destination), backup("bad", tmp_path / "nope", destination)])
+    good = site.doit("run", "backup:good")
+    assert good.returncode == 0 and "1 of 1 backups ok" in good.stdout
+    assert (destination / dated("good")).is_dir()
+    bad = site.doit("run", "backup:bad")
+    assert bad.returncode == 1 and "0 of 1 backups ok" in bad.stdout and "does not exist" in bad.stdout
+
+
+def test_nothing_young_enough_warns_with_the_newest_date_and_prunes_nothing(site, tmp_path):
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    make_files(source, {"stale.txt": ("s", 10)})
+    destination.mkdir()
+    for age in (20, 21, 22):
+        (destination / dated("usb1", age)).mkdir()
+    site.write_config([backup("usb1", source, destination, days=2, retention=1)])
+    run = site.doit()
+    assert run.returncode == 0
+    assert "[backup WARNING]" in run.stdout
+    newest = (TODAY - datetime.timedelta(days=10)).isoformat()
+    assert f"nothing newer than 2 days in {source}; newest file is from {newest}" in run.stdout
+    assert len(list(destination.iterdir())) == 3
+
+
+def test_retention_by_count_and_by_period_leaves_foreign_folders_alone(site, tmp_path):
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    make_files(source, {"f.txt": "f"})
+    destination.mkdir()
+    ages = range(1, 100)
+    for age in ages:
+        (destination / dated("db", age)).mkdir()
+        (destination / dated("db", age) / "dump.sql").write_text("x")
+    foreign = ["db2_2026-01-01", "other_" + TODAY.isoformat(), "db_2026-13-45", dated("db", -3), "db_latest"]
+    for name in foreign:
+        (destination / name).mkdir()
+    site.write_config([backup("db", source, destination, retention=3, retention_weeks=4, retention_months=2)])
+    run = site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    left = {p.name for p in destination.iterdir()}
+    assert set(foreign) <= left
+    ours = sorted((name for name in left - set(foreign)), reverse=True)
+    assert ours[:3] == [dated("db", 0), dated("db", 1), dated("db", 2)]
+    # the newest of each of the 4 newest ISO weeks and 2 newest months with backups survive; nothing else
+    expected = {dated("db", 0), dated("db", 1), dated("db", 2)}
+    weeks, months = {}, {}
+    for age in range(0, 100):
+        day = TODAY - datetime.timedelta(days=age)
+        weeks.setdefault(day.isocalendar()[:2], dated("db", age))
+        months.setdefault((day.year, day.month), dated("db", age))
+    expected |= set(list(weeks.values())[:4]) | set(list(months.values())[:2])
+    assert set(ours) == expected
+    pruned = site.result("backup:db")["pruned"]
+    assert len(pruned) == 100 - len(expected)
+    assert "left alone, dated in the future or not a real date" in run.stdout
+
+
+def test_no_pruning_after_a_failed_copy(site, folders):
+    source, destination = folders
+    for age in (1, 2, 3):
+        (destination / dated("usb1", age)).mkdir()
+    (destination / dated("usb1")).write_text("a file where today's folder should go")
+    site.write_config([backup("usb1", source, destination, retention=1)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert "copy to" in run.stdout and "failed" in run.stdout and "Old copies are kept" in run.stdout
+    assert {p.name for p in destination.iterdir()} == {dated("usb1", a) for a in (0, 1, 2, 3)}
+
+
+def test_destination_below_min_free_gb_is_skipped_with_a_critical_alert(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination, min_free_gb=10 ** 9)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert "CRITICAL check_space:usb1: only" in run.stdout and "below min_free_gb 1000000000" in run.stdout
+    assert list(destination.iterdir()) == []
+
+
+def test_dry_run_reports_and_changes_nothing(site, folders):
+    source, destination = folders
+    for age in (1, 2, 3):
+        (destination / dated("usb1", age)).mkdir()
+    site.write_config([backup("usb1", source, destination, retention=2)])
+    before = sorted(p.name for p in destination.iterdir())
+    run = site.doit("dry_run=1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in destination.iterdir()) == before
+    assert "[backup dry run OK]" in run.stdout
+    assert f"would prune {dated('usb1', 2)}, {dated('usb1', 3)}" in run.stdout
+    assert site.result("backup:usb1")["dry_run"] is True
+    one = site.doit("run", "backup:usb1", "dry_run=1")
+    assert one.returncode == 0 and sorted(p.name for p in destination.iterdir()) == before
+
+
+def test_invalid_config_fails_clearly_in_run_and_list(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination, retension=3)])
+    run = site.doit()
+    assert run.returncode == 1
+    assert "CRITICAL: invalid config, nothing was done" in run.stderr
+    assert "backup_copy_list[0].retension: unknown field" in run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert list(destination.iterdir()) == []
+    listed = site.doit("list")
+    assert listed.returncode == 0
+    assert "config_error" in listed.stdout and "INVALID CONFIG" in listed.stdout
+    assert "Traceback" not in listed.stdout + listed.stderr
+    assert "backup_copy_list[0].retension: unknown field" in site.log_file.read_text()
+
+
+def test_list_shows_every_backup_with_source_destination_and_filter(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination, days=3), backup("usb2", source, "offsite:pc")])
+    listed = site.doit("list")
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert any(line.startswith("backup:usb1") and f"{source} -> {destination}/usb1_YYYY-MM-DD; files newer "
+               "than 3 days" in line for line in lines)
+    assert any(line.startswith("backup:usb2") and "offsite:pc/usb2_YYYY-MM-DD; all files" in line for line in lines)
+    assert any(line.startswith("notify") for line in lines)
+
+
+def test_a_second_run_is_refused_while_one_holds_the_lock(site, folders):
+    source, destination = folders
+    site.write_config([backup("usb1", source, destination)])
+    with open(site.config_path.parent / "run.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        run = site.doit()
+        assert time.monotonic() - started < 30
+        listed = site.doit("list")
+    assert run.returncode != 0
+    assert "another backup run is still going" in run.stdout + run.stderr
+    assert list(destination.iterdir()) == []
+    assert listed.returncode == 0 and "backup:usb1" in listed.stdout
+    assert site.doit().returncode == 0
+
+
+def test_overlapping_runs_second_exits_at_once(site, tmp_path):
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    make_files(source, {"big.bin": (os.urandom(600_000), 0)})
+    destination.mkdir()
+    site.write_config([backup("usb1", source, destination, rclone={"flags": ["--bwlimit", "150k"]})])
+    first = subprocess.Popen(site.doit_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        lists = site.config_path.parent / "lists" / "usb1.files"
+        while not lists.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = site.doit()
+        assert second.returncode != 0
+        assert "another backup run is still going (pid" in second.stdout + second.stderr
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert listing(destination / dated("usb1"))["big.bin"] == (source / "big.bin").read_bytes()
+
+
+def test_sftp_remote_full_cycle(site, folders, sftp):
+    source, _ = folders
+    (sftp.root / "offsite").mkdir()
+    for age in (3, 4, 5):
+        (sftp.root / "offsite" / dated("web", age)).mkdir()
+        (sftp.root / "offsite" / dated("web", age) / "old.txt").write_text("old")
+    site.write_config([backup("web", source, "offsite:offsite", days=2, retention=2)],
+                      rclone={"config": str(sftp.rclone_config)})
+    run = site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    remote = sftp.root / "offsite"
+    assert sorted(p.name for p in remote.iterdir()) == [dated("web", 3), dated("web")]
+    assert listing(remote / dated("web")) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
+                                              "names/with space #1 ünï.txt": b"odd"}
+    assert site.result("check_rclone:web")["metrics"]["remote_type"] == "sftp"
+    again = site.doit()
+    assert again.returncode == 0
+    assert site.result("backup:web")["metrics"]["identical"] == 3
+
+
+def test_sftp_wrong_password_fails_the_check_and_keeps_old_copies(site, folders, sftp):
+    source, _ = folders
+    (sftp.root / dated("web", 3)).mkdir()
+    sftp.write_rclone_config(password="wrong-password")
+    site.write_config([backup("web", source, "offsite:", retention=1)], rclone={"config": str(sftp.rclone_config)})
+    run = site.doit()
+    assert run.returncode == 1
+    assert "ERROR    check_rclone:web: destination offsite: does not answer" in run.stdout
+    assert [p.name for p in sftp.root.iterdir()] == [dated("web", 3)]
+    assert "wrong-password" not in run.stdout + run.stderr + site.log_file.read_text()
+
+
+def test_unknown_remote_is_named(site, folders, sftp):
+    source, _ = folders
+    site.write_config([backup("web", source, "nosuch:dir")], rclone={"config": str(sftp.rclone_config)})
+    run = site.doit()
+    assert run.returncode == 1
+    assert "rclone remote 'nosuch' is not defined in" in run.stdout and "(defined: offsite)" in run.stdout

@@ -1,0 +1,100 @@
+"""Retention is a pure function: which dated folders survive, checked by examples and by properties."""
+
+import datetime
+
+from hypothesis import given, strategies as st
+
+from tasks.config import RetentionPolicy
+from tasks.retention import folder_name, plan
+
+TODAY = datetime.date(2026, 11, 22)  # a Sunday
+
+
+def days_ago(*offsets: int) -> list[str]:
+    return [folder_name("web", TODAY - datetime.timedelta(days=n)) for n in offsets]
+
+
+def test_keep_last_n_keeps_the_newest_and_deletes_the_rest_newest_first():
+    decision = plan("web", days_ago(0, 1, 2, 3, 5), TODAY, RetentionPolicy(last=2))
+    assert decision.keep == tuple(days_ago(0, 1))
+    assert decision.delete == tuple(days_ago(2, 3, 5))
+
+
+def test_todays_folder_is_always_kept_even_beyond_the_count():
+    decision = plan("web", days_ago(0, 1, 2), TODAY, RetentionPolicy(last=1))
+    assert days_ago(0)[0] in decision.keep
+
+
+def test_other_backups_look_alikes_and_future_folders_are_never_touched():
+    names = days_ago(0, 1, 2, 3) + [
+        "web2_2026-11-01",            # another backup whose name starts with ours
+        "other_2026-11-01",           # another backup
+        "web_2026-13-45",             # shaped like a date, is not one
+        "web_2026-11-30",             # in the future
+        "web_2026-11-01.partial",     # not exactly our pattern
+        "web_20261101", "web_", "web",
+    ]
+    decision = plan("web", names, TODAY, RetentionPolicy(last=1))
+    assert decision.delete == tuple(days_ago(1, 2, 3))
+    assert decision.ignored == ("web_2026-11-30", "web_2026-13-45")
+
+
+def test_name_with_regex_characters_matches_only_itself():
+    names = ["a.b_2026-11-01", "axb_2026-11-01", "a.b_2026-11-22"]
+    decision = plan("a.b", names, TODAY, RetentionPolicy(last=1))
+    assert decision.delete == ("a.b_2026-11-01",)
+
+
+def test_daily_weekly_monthly_keep_the_newest_of_each_period():
+    # one folder a day for 120 days
+    names = days_ago(*range(120))
+    decision = plan("web", names, TODAY, RetentionPolicy(last=1, days=3, weeks=3, months=3))
+    kept = set(decision.keep)
+    # days: the 3 newest days
+    assert set(days_ago(0, 1, 2)) <= kept
+    # weeks: newest of this ISO week (today, Sunday) and of the two before: the previous Sundays
+    assert set(days_ago(7, 14)) <= kept
+    # months: newest of November (today), October 31st, September 30th
+    assert {"web_2026-10-31", "web_2026-09-30"} <= kept
+    assert len(kept) == 3 + 2 + 2
+    assert set(decision.delete) == set(names) - kept
+
+
+def test_periods_count_only_periods_that_have_backups():
+    # backups on three days spread over many months: retention_months=3 keeps all three
+    names = ["web_2026-11-01", "web_2026-06-15", "web_2025-12-24"]
+    decision = plan("web", names, TODAY, RetentionPolicy(last=1, months=3))
+    assert decision.delete == ()
+
+
+def test_rules_are_ored_with_the_count():
+    names = days_ago(0, 1, 2, 3, 40)
+    decision = plan("web", names, TODAY, RetentionPolicy(last=4, months=2))
+    assert decision.keep == tuple(days_ago(0, 1, 2, 3, 40))
+
+
+dates = st.dates(min_value=datetime.date(2020, 1, 1), max_value=datetime.date(2027, 12, 31))
+policies = st.builds(RetentionPolicy, last=st.integers(1, 10), days=st.integers(0, 10),
+                     weeks=st.integers(0, 10), months=st.integers(0, 10))
+foreign = st.sampled_from(["other_2026-01-01", "web_2026-02-30", "web2_2026-01-01", "web_x", "weblog"])
+
+
+@given(st.sets(dates, max_size=60), st.lists(foreign, max_size=5), dates, policies)
+def test_properties(days, others, today, policy):
+    names = [folder_name("web", d) for d in days] + others
+    decision = plan("web", names, today, policy)
+    valid = {folder_name("web", d) for d in days if d <= today}
+    # keep and delete split exactly this backup's valid folders, nothing else is ever deleted
+    assert set(decision.keep) | set(decision.delete) == valid
+    assert not set(decision.keep) & set(decision.delete)
+    # the newest `last` are kept, and so is today's
+    newest = sorted(valid, reverse=True)
+    assert set(newest[: policy.last]) <= set(decision.keep)
+    if folder_name("web", today) in valid:
+        assert folder_name("web", today) in decision.keep
+    # never more kept than the rules allow, and something is kept whenever there is anything
+    assert len(decision.keep) <= policy.last + policy.days + policy.weeks + policy.months + 1
+    assert decision.keep or not valid
+    # every deleted folder is older than every folder kept by the count
+    if decision.delete and newest[: policy.last]:
+        assert max(decision.delete) < min(newest[: policy.last])
