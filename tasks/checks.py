@@ -37,7 +37,7 @@ def check_rclone(backup: Backup, rclone: rc.Rclone, result: Result) -> None:
     try:
         exists = rclone.probe(backup.rclone_path)
     except rc.RcloneError as error:
-        result.alert("ERROR", f"destination {rc.redact(backup.rclone_path)} does not answer: {error}")
+        result.alert("ERROR", f"destination check failed: {error}")
         return
     if not exists and rc.is_local(backup.rclone_path):
         result.alert("ERROR", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "

@@ -244,6 +244,18 @@ def explain(stderr: str) -> str:
         remote = name[1] if name else "REMOTE"
         return (f"the remote's login token has expired or was revoked; renew it on this server with "
                 f"`rclone config reconnect {remote}:` ({text})")
-    if "didn't find section in config file" in stderr:
-        return f"no such remote in the rclone config file ({text})"
+    for signs, cause in KNOWN_CAUSES:
+        if any(sign in stderr for sign in signs):
+            return f"{cause} ({text})"
     return text
+
+
+#: Error texts of rclone and its backends, and what they mean to an administrator.
+KNOWN_CAUSES = (
+    (("didn't find section in config file",), "no such remote in the rclone config file"),
+    (("unable to authenticate", "401 Unauthorized", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+      "403 Forbidden"), "login refused: check this remote's user and password or keys with `rclone config`"),
+    (("connection refused", "no such host", "i/o timeout", "network is unreachable"),
+     "the server cannot be reached (down, or no network?)"),
+    (("quota", "insufficient storage", "InsufficientStorage", "no space left"), "the destination is full"),
+)

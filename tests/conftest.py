@@ -91,12 +91,14 @@ def obscure(password: str) -> str:
     return subprocess.run([RCLONE, "obscure", password], capture_output=True, text=True, check=True).stdout.strip()
 
 
-class SftpServer:
-    """`rclone serve sftp` on 127.0.0.1 over a temporary folder, with a named remote in its own rclone.conf."""
+class RcloneServer:
+    """`rclone serve sftp|webdav` on 127.0.0.1 over a temporary folder, with a named remote `offsite` in its
+    own rclone.conf. sftp offers md5/sha1 and free space; webdav (rclone's) offers neither."""
 
-    user, password = "backup", "s3cret-sftp-pass"
+    user, password = "backup", "s3cret-serve-pass"
 
-    def __init__(self, root: Path, config_dir: Path):
+    def __init__(self, kind: str, root: Path, config_dir: Path):
+        self.kind = kind
         self.root = root
         self.port = free_port()
         self.rclone_config = config_dir / "rclone.conf"
@@ -105,7 +107,7 @@ class SftpServer:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [RCLONE, "serve", "sftp", str(self.root), "--addr", f"127.0.0.1:{self.port}",
+            [RCLONE, "serve", self.kind, str(self.root), "--addr", f"127.0.0.1:{self.port}",
              "--user", self.user, "--pass", self.password, "--config", "/dev/null"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_for_port(self.port, self.process)
@@ -116,18 +118,30 @@ class SftpServer:
             self.process.wait(timeout=10)
 
     def write_rclone_config(self, password: str | None = None) -> Path:
+        where = (f"host = 127.0.0.1\nport = {self.port}\nshell_type = none\n" if self.kind == "sftp"
+                 else f"url = http://127.0.0.1:{self.port}/\nvendor = rclone\n")
         self.rclone_config.parent.mkdir(parents=True, exist_ok=True)
-        self.rclone_config.write_text(
-            "[offsite]\ntype = sftp\nhost = 127.0.0.1\n"
-            f"port = {self.port}\nuser = {self.user}\npass = {obscure(password or self.password)}\n"
-            "shell_type = none\n")
+        self.rclone_config.write_text(f"[offsite]\ntype = {self.kind}\n{where}user = {self.user}\n"
+                                      f"pass = {obscure(password or self.password)}\n")
         return self.rclone_config
+
+
+def serve(kind: str, tmp_path: Path):
+    server = RcloneServer(kind, tmp_path / f"{kind}-root", tmp_path / f"{kind}-rclone")
+    server.start()
+    server.write_rclone_config()
+    return server
 
 
 @pytest.fixture
 def sftp(tmp_path):
-    server = SftpServer(tmp_path / "sftp-root", tmp_path / "rclone")
-    server.start()
-    server.write_rclone_config()
+    server = serve("sftp", tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def webdav(tmp_path):
+    server = serve("webdav", tmp_path)
     yield server
     server.stop()

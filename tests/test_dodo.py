@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import listing, make_files
+from tests.conftest import listing, make_files, obscure
 
 TODAY = datetime.date.today()
 
@@ -292,7 +292,7 @@ def test_sftp_wrong_password_fails_the_check_and_keeps_old_copies(site, folders,
     site.write_config([backup("web", source, "offsite:", retention=1)], rclone={"config": str(sftp.rclone_config)})
     run = site.doit()
     assert run.returncode == 1
-    assert "ERROR    check_rclone:web: destination offsite: does not answer" in run.stdout
+    assert "ERROR    check_rclone:web: destination check failed: cannot list offsite:: login refused" in run.stdout
     assert [p.name for p in sftp.root.iterdir()] == [dated("web", 3)]
     assert "wrong-password" not in run.stdout + run.stderr + site.log_file.read_text()
 
@@ -303,3 +303,18 @@ def test_unknown_remote_is_named(site, folders, sftp):
     run = site.doit()
     assert run.returncode == 1
     assert "rclone remote 'nosuch' is not defined in" in run.stdout and "(defined: offsite)" in run.stdout
+
+
+def test_secrets_of_an_on_the_fly_remote_never_reach_output_logs_or_results(site, folders, sftp):
+    source, _ = folders
+    secret = obscure(sftp.password)
+    remote = f":sftp,host=127.0.0.1,port={sftp.port},user={sftp.user},pass={secret},shell_type=none:dir"
+    site.write_config([backup("web", source, remote)])
+    run = site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (sftp.root / "dir" / dated("web") / "today.txt").read_text() == "fresh"
+    written = [run.stdout, run.stderr, site.log_file.read_text()]
+    written += [p.read_text() for p in (site.config_path.parent / "results").iterdir()]
+    assert "pass=***" in site.log_file.read_text()
+    for text in written:
+        assert secret not in text and sftp.password not in text

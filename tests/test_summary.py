@@ -1,0 +1,79 @@
+"""The run's verdict from result records: pure, so every combination is cheap to check."""
+
+from tasks import summary
+from tasks.results import Result
+
+TASKS = ["check_mounts:a", "check_mounts:b", "backup:a", "backup:b"]
+
+
+def results(**statuses) -> dict:
+    found = {}
+    for task in TASKS:
+        status = statuses.get(task.replace(":", "_"), "ok")
+        if status is None:
+            found[task] = None
+            continue
+        record = Result(task=task, backup=task.split(":")[1], run_id="r", files=3, bytes=2048,
+                        destination=f"remote:{task}", newest_file="2026-11-21")
+        if status == "warning":
+            record.alert("WARNING", f"{task} warns")
+        elif status == "failed":
+            record.alert("ERROR", f"{task} broke")
+        elif status == "skipped":
+            record.escalate("skipped", f"{task} skipped")
+        found[task] = record
+    return found
+
+
+def build(**statuses) -> summary.Summary:
+    return summary.build(TASKS, results(**statuses), "srv03", "2026-11-22 05:00", dry_run=False)
+
+
+def test_all_ok():
+    report = build()
+    assert report.state == "ok" and report.ok_count == 2
+    assert report.title == "[backup OK] srv03: 2 of 2 backups ok"
+
+
+def test_a_warning_does_not_fail_the_run():
+    report = build(backup_b="warning")
+    assert report.state == "warning" and report.ok_count == 2
+    assert "WARNING  backup:b: backup:b warns" in summary.render_text(report)
+
+
+def test_failed_check_or_skipped_backup_fails_the_run():
+    report = build(check_mounts_b="failed", backup_b="skipped")
+    assert report.state == "failed" and report.title == "[backup FAILED] srv03: 1 of 2 backups ok"
+    text = summary.render_text(report)
+    assert "SKIPPED  b: backup:b skipped" in text
+    assert "ERROR    check_mounts:b: check_mounts:b broke" in text
+
+
+def test_a_missing_result_is_a_failure_not_a_success():
+    report = build(backup_a=None)
+    assert report.state == "failed" and report.ok_count == 1
+    assert "backup:a left no result in this run" in summary.render_text(report)
+
+
+def test_alerts_are_ordered_most_severe_first():
+    found = results(backup_a="warning")
+    found["backup:b"].alert("CRITICAL", "disk full")
+    report = summary.build(TASKS, found, "h", "t", dry_run=False)
+    assert [a.level for a in report.alerts] == ["CRITICAL", "WARNING"]
+
+
+def test_ok_line_shows_files_size_newest_date_destination_and_pruned():
+    found = results()
+    found["backup:a"].pruned = ["a_2026-11-01"]
+    text = summary.render_text(summary.build(TASKS, found, "h", "t", dry_run=False))
+    assert "OK       a: 3 files, 2.0 KiB, newest 2026-11-21 -> remote:backup:a; pruned a_2026-11-01" in text
+
+
+def test_dry_run_says_so():
+    report = summary.build(TASKS, results(), "h", "t", dry_run=True)
+    assert report.title.startswith("[backup dry run OK]")
+
+
+def test_format_bytes():
+    assert [summary.format_bytes(n) for n in (0, 1023, 1024, 5 * 1024 ** 3, 3 * 1024 ** 4)] == \
+        ["0 B", "1023 B", "1.0 KiB", "5.0 GiB", "3.0 TiB"]
