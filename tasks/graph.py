@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from doit.exceptions import TaskFailed
+from doit.exceptions import TaskFailed, UnmetDependency
+from doit.reporter import ErrorOnlyReporter
 
 from tasks import backup as backup_step
 from tasks import checks, config, lock, logs, results, summary
@@ -51,8 +52,16 @@ class Plan:
             "default_tasks": ["notify"] if self.settings else ["config_error"],
             "continue": True,      # one failed task must not stop the other backups
             "par_type": "thread",  # the run lock lives in this process; workers wait on rclone, not the CPU
-            "reporter": "error-only",  # cron mails whatever is printed: the summary says it all
+            "reporter": QuietReporter,  # cron mails whatever is printed: the summary says it all
         }
+
+
+class QuietReporter(ErrorOnlyReporter):
+    """doit's error-only reporter without the cascade of UnmetDependency lines one failed task causes."""
+
+    def add_failure(self, task, fail_info):
+        if not isinstance(fail_info, UnmetDependency):
+            super().add_failure(task, fail_info)
 
 
 def plan(config_path: str | None, dry_run: str | None) -> Plan:
