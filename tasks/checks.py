@@ -52,6 +52,10 @@ def _remote_configured(rclone: rc.Rclone, remote: str, result: Result) -> bool:
     except rc.RcloneError as error:
         result.alert("ERROR", str(error))
         return False
+    if not config_file.exists():
+        result.alert("ERROR", f"rclone config file {config_file} does not exist: create remote '{remote}' "
+                              "with `rclone config`, or set rclone.config")
+        return False
     if remote not in remotes:
         known = ", ".join(sorted(remotes)) or "none"
         result.alert("ERROR", f"rclone remote '{remote}' is not defined in {config_file} (defined: {known}); "

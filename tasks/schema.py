@@ -14,7 +14,7 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 SELECTION_FLAGS = (
     "--exclude", "--exclude-from", "--include", "--include-from", "--filter", "--filter-from",
     "--files-from", "--files-from-raw", "--max-age", "--min-age", "--max-size", "--min-size",
-    "--max-depth", "--delete", "--max-delete",
+    "--max-depth",
 )
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"

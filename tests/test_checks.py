@@ -92,3 +92,11 @@ def test_unknown_free_space_is_a_warning_and_does_not_stop_the_backup(webdav, tm
     checks.check_space(backup, rc.Rclone(backup.rclone, 10), outcome)
     assert outcome.status == "warning" and outcome.succeeded
     assert "does not report its free space" in outcome.reason
+
+
+def test_named_remote_without_a_config_file_is_explained(tmp_path):
+    backup = entry(tmp_path, "offsite:dir", config=tmp_path / "absent.conf")
+    outcome = result()
+    checks.check_rclone(backup, rc.Rclone(backup.rclone, 10), outcome)
+    assert outcome.status == "failed"
+    assert f"rclone config file {tmp_path / 'absent.conf'} does not exist" in outcome.reason

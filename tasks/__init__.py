@@ -1,0 +1,1 @@
+"""Offsite backup copier: all logic behind dodo.py (see README.md, Layout)."""
