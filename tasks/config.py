@@ -12,7 +12,7 @@ from pathlib import Path
 import cerberus
 import yaml
 
-from tasks import schema
+from tasks import channels, schema, secrets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
@@ -59,6 +59,17 @@ class Backup:
 
 
 @dataclasses.dataclass(frozen=True)
+class Notifications:
+    channels: dict[str, dict]      # channel name -> its validated settings; only the configured ones
+    recipients: tuple[str, ...]
+    notify_on_success: bool
+    attempts: int
+    retry_wait_seconds: float
+    timeout_seconds: float
+    secrets: secrets.Secrets
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: Path
     email: tuple[str, ...]
@@ -67,6 +78,7 @@ class Config:
     check_timeout_seconds: int
     lock_wait_seconds: int
     backups: tuple[Backup, ...]
+    notifications: Notifications
 
 
 def load(path: Path = DEFAULT_CONFIG) -> Config:
@@ -79,10 +91,15 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
         raise ConfigError(_report(path, _flatten(validator.errors)),
                           _project_path(log_file) if isinstance(log_file, str) and log_file else None)
     settings = validator.document
-    problems = _duplicate_names(settings["backup_copy_list"])
+    log_file = _project_path(settings["log_file"])
+    try:
+        found_secrets = _load_secrets(settings)
+    except secrets.SecretsError as error:
+        raise ConfigError(f"{path}: {error}", log_file) from None
+    problems = _duplicate_names(settings["backup_copy_list"]) + _notification_problems(settings, found_secrets)
     if problems:
-        raise ConfigError(_report(path, problems), _project_path(settings["log_file"]))
-    return _build(path, settings)
+        raise ConfigError(_report(path, problems), log_file)
+    return _build(path, settings, found_secrets)
 
 
 def _parse_yaml(path: Path) -> dict:
@@ -158,6 +175,32 @@ def _duplicate_names(entries: list[dict]) -> list[str]:
     return problems
 
 
+def _configured_channels(settings: dict) -> dict:
+    return {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
+
+
+def _load_secrets(settings: dict) -> secrets.Secrets:
+    names = {name for module in _configured_channels(settings).values() for name in module.SECRETS}
+    if "smtp" in settings["notifications"]:
+        names.add("SMTP_PASSWORD")
+    return secrets.load(names, _project_path(settings["secrets_file"]))
+
+
+def _notification_problems(settings: dict, found: secrets.Secrets) -> list[str]:
+    """A configured channel without its secrets or recipients would fail at the end of the run: say so now."""
+    problems = []
+    for name, module in _configured_channels(settings).items():
+        for secret in module.SECRETS:
+            if secret not in found:
+                problems.append(f"notifications.{name}: needs {secret}, set in {found.source}")
+        if getattr(module, "NEEDS_RECIPIENTS", False) and not settings["email"]:
+            problems.append(f"notifications.{name}: `email` lists no recipient")
+    smtp = settings["notifications"].get("smtp")
+    if smtp and smtp.get("username") and "SMTP_PASSWORD" not in found:
+        problems.append(f"notifications.smtp: username is set, so it needs SMTP_PASSWORD, set in {found.source}")
+    return problems
+
+
 def _report(path: Path, problems: list[str]) -> str:
     return f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {line}" for line in sorted(problems))
 
@@ -194,7 +237,7 @@ def _plain(number: float) -> float:
     return int(number) if float(number).is_integer() else number
 
 
-def _build(path: Path, settings: dict) -> Config:
+def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config:
     backups = tuple(
         Backup(
             name=entry["name"],
@@ -218,4 +261,13 @@ def _build(path: Path, settings: dict) -> Config:
         check_timeout_seconds=settings["check_timeout_seconds"],
         lock_wait_seconds=settings["lock_wait_seconds"],
         backups=backups,
+        notifications=Notifications(
+            channels={name: settings["notifications"][name] for name in _configured_channels(settings)},
+            recipients=tuple(settings["email"]),
+            notify_on_success=settings["notify_on_success"],
+            attempts=settings["notifications"]["attempts"],
+            retry_wait_seconds=settings["notifications"]["retry_wait_seconds"],
+            timeout_seconds=settings["notifications"]["timeout_seconds"],
+            secrets=found_secrets,
+        ),
     )

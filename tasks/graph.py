@@ -23,7 +23,8 @@ from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ErrorOnlyReporter
 
 from tasks import backup as backup_step
-from tasks import checks, config, lock, logs, results, summary
+from tasks import checks, config, lock, logs, render, results, summary
+from tasks.notify import announce
 from tasks.rclone import Rclone, redact
 
 LOCK_TASK = "_lock"
@@ -94,8 +95,11 @@ def tasks(plan: Plan):
                "actions": [(_fail, [plan.error])], "verbosity": 2}
         return
     backups = plan.settings.backups
-    yield {"basename": LOCK_TASK, "doc": "one run at a time",
-           "actions": [(_take_lock, [plan.state_dir / "run.lock", plan.settings.lock_wait_seconds])]}
+    notifications = plan.settings.notifications
+    yield {"basename": LOCK_TASK, "doc": "one run at a time; tell the monitors a run started",
+           "actions": [(_start_run, [plan.state_dir / "run.lock", plan.settings.lock_wait_seconds, notifications])]}
+    yield {"basename": "test_notify", "doc": "send a test message through every configured channel",
+           "actions": [(_test_notify, [notifications])], "verbosity": 2}
     for check, doc in CHECK_DOCS.items():
         yield {"basename": check, "name": None, "doc": doc}
         for entry in backups:
@@ -110,12 +114,12 @@ def tasks(plan: Plan):
         yield {"basename": f"backup:{entry.name}", "doc": describe(entry),
                "task_dep": [f"_backup:{entry.name}"], "verbosity": 2,
                "actions": [(_report, [[f"{check}:{entry.name}" for check in CHECK_DOCS] + [f"backup:{entry.name}"],
-                                      plan.run, None])]}
+                                      plan.run, None, None])]}
     yield {"basename": "notify", "doc": "run every backup, then report the summary (the default task)",
            "task_dep": [f"_backup:{entry.name}" for entry in backups], "verbosity": 2,
            "actions": [(_report, [[f"{check}:{entry.name}" for entry in backups for check in CHECK_DOCS]
                                   + [f"backup:{entry.name}" for entry in backups],
-                                  plan.run, plan.state_dir / "results" / "summary.json"])]}
+                                  plan.run, plan.state_dir / "results" / "summary.json", notifications])]}
 
 
 def describe(entry: config.Backup) -> str:
@@ -130,7 +134,8 @@ def _fail(message: str):
     return TaskFailed("invalid config")
 
 
-def _take_lock(path: Path, wait_seconds: int):
+def _start_run(path: Path, wait_seconds: int, notifications: config.Notifications):
+    """Take the run lock, then tell the monitors that a run started (their failure does not stop the run)."""
     if multiprocessing.parent_process() is not None:
         return TaskFailed("the run lock must be held by the doit process itself: use -P thread with -n")
     try:
@@ -138,6 +143,18 @@ def _take_lock(path: Path, wait_seconds: int):
     except lock.LockHeld as error:
         logging.getLogger(logs.LOGGER).error("%s", error)
         return TaskFailed(str(error))
+    announce("start", notifications, socket.gethostname())
+    return True
+
+
+def _test_notify(notifications: config.Notifications):
+    if not notifications.channels:
+        return TaskFailed("no channel is configured under `notifications` in the config")
+    failures = announce("test", notifications, socket.gethostname())
+    for name in notifications.channels:
+        print(f"{name}: {'FAILED' if any(f.startswith(name + ':') for f in failures) else 'sent'}")
+    if failures:
+        return TaskFailed("\n".join(failures))
     return True
 
 
@@ -166,17 +183,25 @@ def _record(task: str, entry: config.Backup, run: backup_step.Run) -> bool:
     return True
 
 
-def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None):
-    """Print and log the summary of `tasks`; fail (exit code 1) when any of them failed or is missing."""
+def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None,
+            notifications: config.Notifications | None):
+    """Print and log the summary of `tasks`, and send it when `notifications` are given.
+
+    Fails (exit code 1) when any task failed or is missing, or when a channel could not deliver."""
     found = {task: results.read(run.results_dir, task, run.run_id) for task in tasks}
     started = datetime.datetime.fromtimestamp(float(run.run_id.split("-")[0])).strftime("%Y-%m-%d %H:%M")
-    report = summary.build(tasks, found, socket.gethostname(), started, run.dry_run)
-    text = summary.render_text(report)
+    host = socket.gethostname()
+    report = summary.build(tasks, found, host, started, run.dry_run)
+    text = render.text(report)
     logging.getLogger(logs.LOGGER).info("summary\n%s", text, extra={"printed": True})
     print(text)
     if summary_file is not None:
         results.write_json(summary_file, dataclasses.asdict(report))
+    failures = announce("run", notifications, host, report) if notifications else []
+    problems = []
     if report.state == "failed":
-        return TaskFailed(f"{len(report.backups) - report.ok_count} of {len(report.backups)} backups did not "
-                          "succeed; see the summary above and the log")
-    return True
+        problems.append(f"{len(report.backups) - report.ok_count} of {len(report.backups)} backups did not "
+                        "succeed; see the summary above and the log")
+    if failures:
+        problems.append("notification failed: " + "; ".join(failures))
+    return TaskFailed("\n".join(problems)) if problems else True

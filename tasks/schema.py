@@ -6,6 +6,8 @@ all three in step.
 
 import re
 
+from tasks import channels
+
 #: Backup names become folder names (`<name>_YYYY-MM-DD`) and doit task names: keep them plain.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
@@ -92,6 +94,23 @@ BACKUP_SCHEMA = {
     },
 }
 
+NOTIFICATIONS_SCHEMA = {
+    "attempts": {
+        "type": "integer", "min": 1, "max": 10, "default": 3,
+        "meta": {"doc": "Tries per channel when it times out or answers 429/5xx."},
+    },
+    "retry_wait_seconds": {
+        "type": "number", "min": 0, "default": 5,
+        "meta": {"doc": "Wait before the second try; doubled before each further one."},
+    },
+    "timeout_seconds": {
+        "type": "number", "min": 1, "default": 20,
+        "meta": {"doc": "Time limit of one request to a service."},
+    },
+    **{name: {"type": "dict", "schema": module.SCHEMA, "meta": {"doc": module.__doc__.splitlines()[0]}}
+       for name, module in channels.registry().items()},
+}
+
 SCHEMA = {
     "email": {
         "type": "list", "schema": {"type": "string", "regex": EMAIL_PATTERN}, "default": [],
@@ -123,6 +142,20 @@ SCHEMA = {
     "rclone": {
         "type": "dict", "schema": RCLONE_SCHEMA, "default": {},
         "meta": {"doc": "rclone settings for every backup (binary, config, flags)."},
+    },
+    "notify_on_success": {
+        "type": "boolean", "default": True,
+        "meta": {"doc": "Mail (and chat) after every run; false: only when something is wrong. Monitors and "
+                        "Pushover are not affected."},
+    },
+    "secrets_file": {
+        "type": "string", "empty": False, "default": "var/secrets.env",
+        "meta": {"doc": "NAME=value lines with API keys and tokens, used where the environment has none. "
+                        "Refused when group or others can read it."},
+    },
+    "notifications": {
+        "type": "dict", "default": {}, "schema": NOTIFICATIONS_SCHEMA,
+        "meta": {"doc": "Channels and monitors to tell about each run; a channel is on when its key is present."},
     },
     "backup_copy_list": {
         "type": "list", "required": True, "minlength": 1,

@@ -1,7 +1,6 @@
-"""Turn the result records of one run into a Summary (plain data) and render it as short text.
+"""Turn the result records of one run into a Summary: plain data that `tasks.render` turns into text or HTML.
 
 Pure functions: no I/O, so the verdict of a run (and hence the exit code) is tested on made-up results.
-Notification channels render the same Summary in their own formats.
 """
 
 import dataclasses
@@ -77,26 +76,6 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
         checks=tuple(line for line in lines if not line.task.startswith("backup:")),
         alerts=tuple(alerts),
     )
-
-
-def render_text(summary: Summary) -> str:
-    """A few lines for the terminal, the log and cron's mail: one per backup, then the problems."""
-    out = [f"{summary.title} (run started {summary.started})"]
-    for line in summary.backups:
-        name = line.task.removeprefix("backup:")
-        if line.status == "ok" or (line.status == "warning" and line.files):
-            detail = (f"{line.files} files, {format_bytes(line.bytes)}, newest {line.newest_file} "
-                      f"-> {line.destination}")
-            if line.pruned:
-                detail += ("; would prune " if summary.dry_run else "; pruned ") + ", ".join(line.pruned)
-        else:
-            detail = line.reason
-        out.append(f"  {line.status.upper():8} {name}: {detail}")
-    problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= LEVELS.index("WARNING")]
-    if problems:
-        out.append("Problems:")
-        out.extend(f"  {alert.level:8} {alert.subject}: {alert.message}" for alert in problems)
-    return "\n".join(out)
 
 
 def format_bytes(count: int) -> str:

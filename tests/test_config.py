@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from tasks import config, schema
+from tasks import channels, config, schema
 from tests.conftest import PROJECT
 
 GOOD_BACKUP = {"name": "web1", "source_dir": "/mnt/usb/web1", "rclone_path": "onedrive:offsite"}
@@ -44,7 +44,9 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path):
     assert [b.name for b in settings.backups] == ["contabo1", "web2"]
     text = example.read_text()
     readme = (PROJECT / "README.md").read_text()
-    for key in list(schema.SCHEMA) + list(schema.BACKUP_SCHEMA) + list(schema.RCLONE_SCHEMA):
+    channel_keys = [key for module in channels.registry().values() for key in module.SCHEMA]
+    for key in [*schema.SCHEMA, *schema.BACKUP_SCHEMA, *schema.RCLONE_SCHEMA, *schema.NOTIFICATIONS_SCHEMA,
+                *channel_keys]:
         assert f"{key}:" in text, f"config.example.yaml does not mention {key}"
         assert f"`{key}`" in readme, f"README.md does not document {key}"
 

@@ -1,6 +1,6 @@
 """The run's verdict from result records: pure, so every combination is cheap to check."""
 
-from tasks import summary
+from tasks import render, summary
 from tasks.results import Result
 
 TASKS = ["check_mounts:a", "check_mounts:b", "backup:a", "backup:b"]
@@ -38,13 +38,13 @@ def test_all_ok():
 def test_a_warning_does_not_fail_the_run():
     report = build(backup_b="warning")
     assert report.state == "warning" and report.ok_count == 2
-    assert "WARNING  backup:b: backup:b warns" in summary.render_text(report)
+    assert "WARNING  backup:b: backup:b warns" in render.text(report)
 
 
 def test_failed_check_or_skipped_backup_fails_the_run():
     report = build(check_mounts_b="failed", backup_b="skipped")
     assert report.state == "failed" and report.title == "[backup FAILED] srv03: 1 of 2 backups ok"
-    text = summary.render_text(report)
+    text = render.text(report)
     assert "SKIPPED  b: backup:b skipped" in text
     assert "ERROR    check_mounts:b: check_mounts:b broke" in text
 
@@ -52,7 +52,7 @@ def test_failed_check_or_skipped_backup_fails_the_run():
 def test_a_missing_result_is_a_failure_not_a_success():
     report = build(backup_a=None)
     assert report.state == "failed" and report.ok_count == 1
-    assert "backup:a left no result in this run" in summary.render_text(report)
+    assert "backup:a left no result in this run" in render.text(report)
 
 
 def test_alerts_are_ordered_most_severe_first():
@@ -65,7 +65,7 @@ def test_alerts_are_ordered_most_severe_first():
 def test_ok_line_shows_files_size_newest_date_destination_and_pruned():
     found = results()
     found["backup:a"].pruned = ["a_2026-11-01"]
-    text = summary.render_text(summary.build(TASKS, found, "h", "t", dry_run=False))
+    text = render.text(summary.build(TASKS, found, "h", "t", dry_run=False))
     assert "OK       a: 3 files, 2.0 KiB, newest 2026-11-21 -> remote:backup:a; pruned a_2026-11-01" in text
 
 

@@ -1,0 +1,94 @@
+"""Notification channels and heartbeat monitors: one module per service, all of the same shape.
+
+Each module in this package defines:
+
+    SCHEMA   its settings under `notifications.<module name>` in config.yaml (Cerberus rules)
+    SECRETS  names of the secrets it needs (environment variables, or lines of the secrets file)
+    send(event, settings, secrets, http) -> bool
+             deliver `event` if this channel cares about it (True), or ignore it (False); raise ChannelError
+
+Adding a channel is adding a module: the registry below finds it, the schema and the secret check use it.
+"""
+
+import dataclasses
+import importlib
+import logging
+import pkgutil
+import time
+
+import requests
+
+from tasks.summary import Summary
+
+log = logging.getLogger("backup.notify")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """What happened: a run started, a run ended (with its summary), or an administrator asked for a test."""
+
+    kind: str                       # "start", "run" or "test"
+    host: str
+    summary: Summary | None = None  # with "run"
+    recipients: tuple[str, ...] = ()
+    notify_on_success: bool = True
+
+    @property
+    def worth_a_message(self) -> bool:
+        """For message channels (mail, chat): tests always; runs unless all is well and only problems are wanted."""
+        if self.kind == "test":
+            return True
+        return self.kind == "run" and (self.notify_on_success or self.summary.state != "ok")
+
+
+class ChannelError(Exception):
+    """A channel could not deliver. `retryable`: a timeout, a refused connection, HTTP 429 or 5xx."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Http:
+    """requests with a time limit, turning every failure into a ChannelError with the status and the service's text."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise ChannelError(f"no answer within {self.timeout:g} s", retryable=True) from None
+        except requests.ConnectionError:
+            raise ChannelError("cannot connect to the service", retryable=True) from None
+        if response.status_code >= 400:
+            raise http_error(response.status_code, response.text)
+        return response
+
+
+def http_error(status: int, body: str | bytes) -> ChannelError:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return ChannelError(f"HTTP {status}: {' '.join(body.split())[:300]}", retryable=status == 429 or status >= 500)
+
+
+def registry() -> dict:
+    """Every channel module of this package, by name."""
+    return {info.name: importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)}
+
+
+def deliver(name: str, channel, event: Event, settings: dict, secrets, http: Http,
+            attempts: int, wait_seconds: float) -> bool:
+    """Send through one channel, retrying what may pass (with doubling waits); raise the last error, masked."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return channel.send(event, settings, secrets, http)
+        except ChannelError as error:
+            message = secrets.mask(str(error))
+            if not error.retryable or attempt == attempts:
+                raise ChannelError(f"{name}: {message} (after {attempt} attempt{'s' * (attempt > 1)})") from None
+            log.warning("%s: %s; trying again (%d of %d)", name, message, attempt + 1, attempts)
+            time.sleep(wait_seconds * 2 ** (attempt - 1))
+    raise AssertionError("attempts must be at least 1")

@@ -1,0 +1,28 @@
+"""CRITICAL alerts to a phone through Pushover, low priority, one message per run."""
+
+from tasks import render
+
+SCHEMA = {
+    "base_url": {"type": "string", "default": "https://api.pushover.net",
+                 "meta": {"doc": "API address (a proxy, or a test server)."}},
+}
+SECRETS = ("PUSHOVER_APP_TOKEN", "PUSHOVER_USER_KEY")
+LOW_PRIORITY = -1
+MESSAGE_LIMIT = 1024  # Pushover's limit in characters
+
+
+def send(event, settings, secrets, http) -> bool:
+    if event.kind == "test":
+        message = f"Test message from the offsite backup copier on {event.host}."
+        title = f"backup TEST {event.host}"
+    elif event.kind == "run" and render.critical(event.summary):
+        message, title = render.critical(event.summary), event.summary.title
+    else:
+        return False
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 1] + "…"
+    http.request("POST", f"{settings['base_url']}/1/messages.json", data={
+        "token": secrets["PUSHOVER_APP_TOKEN"], "user": secrets["PUSHOVER_USER_KEY"],
+        "title": title, "message": message, "priority": LOW_PRIORITY,
+    })
+    return True

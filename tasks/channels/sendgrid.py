@@ -1,0 +1,42 @@
+"""The summary mail through SendGrid's v3 mail send API (the `sendgrid` package)."""
+
+import python_http_client
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import Mail
+
+from tasks import render
+from tasks.channels import ChannelError, http_error
+
+SCHEMA = {
+    "from": {"type": "string", "required": True, "regex": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+             "meta": {"doc": "Sender address, verified in your SendGrid account."}},
+    "base_url": {"type": "string", "default": "https://api.sendgrid.com",
+                 "meta": {"doc": "API address (a proxy, or a test server)."}},
+}
+SECRETS = ("SENDGRID_API_KEY",)
+NEEDS_RECIPIENTS = True
+
+
+def send(event, settings, secrets, http) -> bool:
+    if not event.worth_a_message:
+        return False
+    subject, plain, page = mail_parts(event)
+    message = Mail(from_email=settings["from"], to_emails=list(event.recipients), subject=subject,
+                   plain_text_content=plain, html_content=page)
+    client = SendGridAPIClient(api_key=secrets["SENDGRID_API_KEY"], host=settings["base_url"])
+    client.client.timeout = http.timeout
+    try:
+        client.send(message)
+    except python_http_client.exceptions.HTTPError as error:
+        raise http_error(error.status_code, error.body) from None
+    except OSError as error:  # connection refused, time-out, DNS: urllib's URLError is an OSError
+        raise ChannelError(f"cannot reach the service ({getattr(error, 'reason', error)})", retryable=True) from None
+    return True
+
+
+def mail_parts(event) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of the mail for `event` (shared with the SMTP channel)."""
+    if event.kind == "test":
+        words = f"Test message from the offsite backup copier on {event.host}: mail delivery works."
+        return f"[backup TEST] {event.host}", words, f"<html><body><p>{words}</p></body></html>"
+    return event.summary.title, render.text(event.summary), render.html_page(event.summary)

@@ -1,0 +1,23 @@
+"""Heartbeat to an Uptime Kuma push monitor: "up" after a good run, "down" with the reason after a bad one.
+
+A run that never happens sends nothing, and the monitor's own heartbeat interval raises the alarm.
+"""
+
+SCHEMA = {
+    "base_url": {"type": "string", "required": True, "empty": False,
+                 "meta": {"doc": "Your Uptime Kuma, e.g. https://kuma.example.com (the push token is a secret)."}},
+}
+SECRETS = ("UPTIME_KUMA_PUSH_TOKEN",)
+
+
+def send(event, settings, secrets, http) -> bool:
+    if event.kind == "test":
+        status, message = "up", "test from the backup copier"
+    elif event.kind == "run":
+        status = "down" if event.summary.state == "failed" else "up"
+        message = event.summary.title
+    else:
+        return False
+    http.request("GET", f"{settings['base_url']}/api/push/{secrets['UPTIME_KUMA_PUSH_TOKEN']}",
+                 params={"status": status, "msg": message, "ping": ""})
+    return True

@@ -1,0 +1,76 @@
+"""A Summary as words: short text (terminal, log, cron, chat), an HTML mail body, the critical lines for a phone.
+
+Pure functions of the Summary, shared by every channel, so each channel only says how to deliver.
+"""
+
+import html
+
+from tasks.results import LEVELS
+from tasks.summary import Line, Summary, format_bytes
+
+WARNING_AND_UP = LEVELS.index("WARNING")
+
+
+def text(summary: Summary) -> str:
+    """A few lines: the title, one line per backup, then the problems."""
+    out = [f"{summary.title} (run started {summary.started})"]
+    for line in summary.backups:
+        out.append(f"  {line.status.upper():8} {_name(line)}: {_outcome(line, summary.dry_run)}")
+    problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= WARNING_AND_UP]
+    if problems:
+        out.append("Problems:")
+        out.extend(f"  {alert.level:8} {alert.subject}: {alert.message}" for alert in problems)
+    return "\n".join(out)
+
+
+def critical(summary: Summary) -> str:
+    """Only the CRITICAL alerts, one per line (what is worth waking a phone for)."""
+    return "\n".join(f"{alert.subject}: {alert.message}" for alert in summary.alerts if alert.level == "CRITICAL")
+
+
+def html_page(summary: Summary) -> str:
+    """The mail body: a table of backups (everything the summary knows of each), the checks, every alert."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{_badge(line.status)}</td><td>{e(_name(line))}</td><td>{e(line.destination)}</td>"
+        f"<td align=right>{line.files}</td><td align=right>{format_bytes(line.bytes)}</td>"
+        f"<td>{e(line.newest_file or '')}</td><td>{e(', '.join(line.pruned))}</td>"
+        f"<td align=right>{line.duration_s:.0f} s</td><td>{e(line.reason)}</td></tr>"
+        for line in summary.backups)
+    checks = "".join(f"<tr><td>{_badge(line.status)}</td><td>{e(line.task)}</td><td>{e(line.reason)}</td></tr>"
+                     for line in summary.checks)
+    alerts = "".join(f"<tr><td>{e(alert.time)}</td><td>{e(alert.level)}</td><td>{e(alert.subject)}</td>"
+                     f"<td>{e(alert.message)}</td></tr>" for alert in summary.alerts)
+    pruned_header = "Would prune" if summary.dry_run else "Pruned"
+    return (
+        f"<html><body><h2>{e(summary.title)}</h2><p>Run started {e(summary.started)}.</p>"
+        "<h3>Backups</h3><table border=1 cellpadding=4 cellspacing=0>"
+        "<tr><th>Status</th><th>Backup</th><th>Copy folder</th><th>Files</th><th>Size</th><th>Newest file</th>"
+        f"<th>{pruned_header}</th><th>Duration</th><th>Reason</th></tr>{rows}</table>"
+        "<h3>Checks</h3><table border=1 cellpadding=4 cellspacing=0>"
+        f"<tr><th>Status</th><th>Check</th><th>Reason</th></tr>{checks}</table>"
+        "<h3>Alerts</h3>"
+        + (f"<table border=1 cellpadding=4 cellspacing=0><tr><th>Time</th><th>Level</th><th>Subject</th>"
+           f"<th>Message</th></tr>{alerts}</table>" if alerts else "<p>None.</p>")
+        + "</body></html>"
+    )
+
+
+def _name(line: Line) -> str:
+    return line.task.removeprefix("backup:")
+
+
+def _outcome(line: Line, dry_run: bool) -> str:
+    if not line.succeeded or not line.files:
+        return line.reason
+    detail = f"{line.files} files, {format_bytes(line.bytes)}, newest {line.newest_file} -> {line.destination}"
+    if line.pruned:
+        detail += ("; would prune " if dry_run else "; pruned ") + ", ".join(line.pruned)
+    return detail
+
+
+_COLOURS = {"ok": "#2e7d32", "warning": "#ef6c00", "skipped": "#c62828", "failed": "#c62828"}
+
+
+def _badge(status: str) -> str:
+    return f'<b style="color:{_COLOURS[status]}">{status.upper()}</b>'

@@ -1,0 +1,70 @@
+"""API keys and tokens: read from the environment or from a private secrets file, never from config.yaml.
+
+A `Secrets` object never shows its values (repr, str), and `mask` scrubs them from any text before that text
+is logged, written to a result file or sent.
+"""
+
+import os
+import stat
+from pathlib import Path
+
+
+class SecretsError(Exception):
+    """The secrets file cannot be used; the message says why and how to fix it."""
+
+
+class Secrets:
+    def __init__(self, values: dict[str, str], source: str):
+        self._values = dict(values)
+        self.source = source  # where they were looked for, for messages
+
+    def __repr__(self) -> str:
+        return f"Secrets({sorted(self._values)} from {self.source})"
+
+    __str__ = __repr__
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self._values.get(name))
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name) or default
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._values.values(), key=len, reverse=True):
+            if len(value) >= 4:
+                text = text.replace(value, "***")
+        return text
+
+
+def load(names: set[str], secrets_file: Path, environ=os.environ) -> Secrets:
+    """Each of `names` from the environment, else from `secrets_file` (NAME=value lines, if it exists).
+
+    The file is refused when group or others may read it, as ssh does with private keys.
+    """
+    from_file = _read_file(secrets_file) if secrets_file.exists() else {}
+    values = {name: environ.get(name) or from_file.get(name, "") for name in names}
+    return Secrets({name: value for name, value in values.items() if value},
+                   f"the environment or {secrets_file}")
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretsError(f"secrets file {path} is readable by other users (mode {stat.filemode(mode)}): "
+                           f"run `chmod 600 {path}`")
+    values = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not name.strip():
+            raise SecretsError(f"{path}: line {number}: expected NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
