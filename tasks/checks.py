@@ -37,10 +37,10 @@ def check_rclone(backup: Backup, rclone: rc.Rclone, result: Result) -> None:
     try:
         exists = rclone.probe(backup.rclone_path)
     except rc.RcloneError as error:
-        result.alert("ERROR", f"destination check failed: {error}")
+        result.alert("CRITICAL" if error.needs_action else "ERROR", f"destination check failed: {error}")
         return
     if not exists and rc.is_local(backup.rclone_path):
-        result.alert("ERROR", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "
+        result.alert("CRITICAL", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "
                               "(create it once by hand; the tool does not create it, so that an unmounted disk "
                               "never fills the system disk)")
 
@@ -53,12 +53,12 @@ def _remote_configured(rclone: rc.Rclone, remote: str, result: Result) -> bool:
         result.alert("ERROR", str(error))
         return False
     if not config_file.exists():
-        result.alert("ERROR", f"rclone config file {config_file} does not exist: create remote '{remote}' "
+        result.alert("CRITICAL", f"rclone config file {config_file} does not exist: create remote '{remote}' "
                               "with `rclone config`, or set rclone.config")
         return False
     if remote not in remotes:
         known = ", ".join(sorted(remotes)) or "none"
-        result.alert("ERROR", f"rclone remote '{remote}' is not defined in {config_file} (defined: {known}); "
+        result.alert("CRITICAL", f"rclone remote '{remote}' is not defined in {config_file} (defined: {known}); "
                               "add it with `rclone config`")
         return False
     result.metrics["remote_type"] = remotes[remote]
@@ -79,7 +79,7 @@ def check_source(backup: Backup, timeout: float, result: Result) -> None:
         found = json.loads(stdout)
     except subprocess.TimeoutExpired:
         process.kill()  # not waited for: a process stuck in the kernel on a dead mount cannot be reaped
-        result.alert("ERROR", f"source folder {source} did not answer within {timeout:g} s: hung network mount?")
+        result.alert("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: hung network mount?")
         return
     except (OSError, json.JSONDecodeError) as error:
         result.alert("ERROR", f"source folder {source} could not be probed: {error}")
@@ -93,7 +93,7 @@ def check_source(backup: Backup, timeout: float, result: Result) -> None:
                  "no old copy is deleted)",
     }
     if found["state"] in messages:
-        result.alert("ERROR", messages[found["state"]])
+        result.alert("CRITICAL", messages[found["state"]])
 
 
 def check_space(backup: Backup, rclone: rc.Rclone, result: Result) -> None:

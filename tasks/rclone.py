@@ -25,11 +25,15 @@ _SECRET_OPTION = re.compile(r"""((?:pass|password|key|secret|token|secret_access
 
 
 class RcloneError(Exception):
-    """rclone failed; the message is already in plain words and free of secrets."""
+    """rclone failed; the message is already in plain words and free of secrets.
 
-    def __init__(self, message: str, returncode: int | None = None):
+    `needs_action`: the cause will not go away by itself (a refused login, an expired token, a missing remote).
+    """
+
+    def __init__(self, message: str, returncode: int | None = None, needs_action: bool = False):
         super().__init__(message)
         self.returncode = returncode
+        self.needs_action = needs_action
 
 
 def redact(text: str) -> str:
@@ -116,7 +120,8 @@ class Rclone:
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
     def _fail(self, result: subprocess.CompletedProcess, what: str) -> RcloneError:
-        return RcloneError(f"{what}: {explain(result.stderr)}", result.returncode)
+        message, needs_action = explain(result.stderr)
+        return RcloneError(f"{what}: {message}", result.returncode, needs_action)
 
     def version(self) -> tuple[str, tuple[int, ...]]:
         """('v1.75.2', (1, 75, 2)) of the configured binary."""
@@ -233,8 +238,9 @@ def _describe(entry: dict) -> str:
     return redact(text.strip())
 
 
-def explain(stderr: str) -> str:
-    """rclone's own error text, reduced to its last meaningful line, with known causes spelled out."""
+def explain(stderr: str) -> tuple[str, bool]:
+    """rclone's error text reduced to its last meaningful line, with a known cause spelled out; and whether that
+    cause needs a person to act."""
     entries = [_json_line(line) for line in stderr.splitlines()]
     failures = [e["msg"] for e in entries if e.get("msg", "").startswith("Failed to")]
     errors = [_describe(e) for e in entries if e.get("level") in ("error", "critical")]
@@ -243,19 +249,19 @@ def explain(stderr: str) -> str:
         name = re.search(r"reconnect (\S+?):", stderr)
         remote = name[1] if name else "REMOTE"
         return (f"the remote's login token has expired or was revoked; renew it on this server with "
-                f"`rclone config reconnect {remote}:` ({text})")
-    for signs, cause in KNOWN_CAUSES:
+                f"`rclone config reconnect {remote}:` ({text})", True)
+    for signs, cause, needs_action in KNOWN_CAUSES:
         if any(sign in stderr for sign in signs):
-            return f"{cause} ({text})"
-    return text
+            return f"{cause} ({text})", needs_action
+    return text, False
 
 
-#: Error texts of rclone and its backends, and what they mean to an administrator.
+#: Error texts of rclone and its backends, what they mean to an administrator, and whether a person must act.
 KNOWN_CAUSES = (
-    (("didn't find section in config file",), "no such remote in the rclone config file"),
+    (("didn't find section in config file",), "no such remote in the rclone config file", True),
     (("unable to authenticate", "401 Unauthorized", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-      "403 Forbidden"), "login refused: check this remote's user and password or keys with `rclone config`"),
+      "403 Forbidden"), "login refused: check this remote's user and password or keys with `rclone config`", True),
     (("connection refused", "no such host", "i/o timeout", "network is unreachable"),
-     "the server cannot be reached (down, or no network?)"),
-    (("quota", "insufficient storage", "InsufficientStorage", "no space left"), "the destination is full"),
+     "the server cannot be reached (down, or no network?)", False),
+    (("quota", "insufficient storage", "InsufficientStorage", "no space left"), "the destination is full", True),
 )

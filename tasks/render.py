@@ -6,7 +6,7 @@ Pure functions of the Summary, shared by every channel, so each channel only say
 import html
 
 from tasks.results import LEVELS
-from tasks.summary import Line, Summary, format_bytes
+from tasks.summary import Line, Summary, format_bytes, format_duration
 
 WARNING_AND_UP = LEVELS.index("WARNING")
 
@@ -35,7 +35,7 @@ def html_page(summary: Summary) -> str:
         f"<tr><td>{_badge(line.status)}</td><td>{e(_name(line))}</td><td>{e(line.destination)}</td>"
         f"<td align=right>{line.files}</td><td align=right>{format_bytes(line.bytes)}</td>"
         f"<td>{e(line.newest_file or '')}</td><td>{e(', '.join(line.pruned))}</td>"
-        f"<td align=right>{line.duration_s:.0f} s</td><td>{e(line.reason)}</td></tr>"
+        f"<td align=right>{format_duration(line.duration_s)}</td><td>{e(line.reason)}</td></tr>"
         for line in summary.backups)
     checks = "".join(f"<tr><td>{_badge(line.status)}</td><td>{e(line.task)}</td><td>{e(line.reason)}</td></tr>"
                      for line in summary.checks)

@@ -86,3 +86,12 @@ def format_bytes(count: int) -> str:
         size /= 1024
     return f"{size:.1f} TiB"
 
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min {int(seconds % 60)} s"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -55,9 +55,9 @@ class Site:
         """The real doit CLI on the project's dodo.py with this site's config."""
         return [DOIT, "-f", str(PROJECT / "dodo.py"), *args, f"config={self.config_path}"]
 
-    def doit(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    def doit(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(self.doit_command(*args), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
     def result(self, task: str) -> dict:
         return json.loads((self.config_path.parent / "results" / f"{task.replace(':', '-')}.json").read_text())

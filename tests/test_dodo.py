@@ -292,7 +292,7 @@ def test_sftp_wrong_password_fails_the_check_and_keeps_old_copies(site, folders,
     site.write_config([backup("web", source, "offsite:", retention=1)], rclone={"config": str(sftp.rclone_config)})
     run = site.doit()
     assert run.returncode == 1
-    assert "ERROR    check_rclone:web: destination check failed: cannot list offsite:: login refused" in run.stdout
+    assert "CRITICAL check_rclone:web: destination check failed: cannot list offsite:: login refused" in run.stdout
     assert [p.name for p in sftp.root.iterdir()] == [dated("web", 3)]
     assert "wrong-password" not in run.stdout + run.stderr + site.log_file.read_text()
 

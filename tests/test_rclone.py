@@ -115,4 +115,5 @@ def test_expired_token_is_explained_with_the_reconnect_command():
     stderr = ('{"level":"critical","msg":"Failed to create file system for \\"onedrive:x\\": couldn\'t fetch '
               'token: invalid_grant: maybe token expired? - try refreshing with \\"rclone config reconnect '
               'onedrive:\\""}\n')
-    assert "`rclone config reconnect onedrive:`" in rc.explain(stderr)
+    message, needs_action = rc.explain(stderr)
+    assert "`rclone config reconnect onedrive:`" in message and needs_action

@@ -77,3 +77,8 @@ def test_dry_run_says_so():
 def test_format_bytes():
     assert [summary.format_bytes(n) for n in (0, 1023, 1024, 5 * 1024 ** 3, 3 * 1024 ** 4)] == \
         ["0 B", "1023 B", "1.0 KiB", "5.0 GiB", "3.0 TiB"]
+
+
+def test_format_duration():
+    assert [summary.format_duration(s) for s in (0.25, 59.9, 200, 3 * 3600 + 120)] == \
+        ["0.2 s", "59.9 s", "3 min 20 s", "3 h 2 min"]
