@@ -261,13 +261,38 @@ def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config
         check_timeout_seconds=settings["check_timeout_seconds"],
         lock_wait_seconds=settings["lock_wait_seconds"],
         backups=backups,
-        notifications=Notifications(
-            channels={name: settings["notifications"][name] for name in _configured_channels(settings)},
-            recipients=tuple(settings["email"]),
-            notify_on_success=settings["notify_on_success"],
-            attempts=settings["notifications"]["attempts"],
-            retry_wait_seconds=settings["notifications"]["retry_wait_seconds"],
-            timeout_seconds=settings["notifications"]["timeout_seconds"],
-            secrets=found_secrets,
-        ),
+        notifications=_notifications(settings, found_secrets),
     )
+
+
+def _notifications(settings: dict, found_secrets: secrets.Secrets) -> Notifications:
+    return Notifications(
+        channels={name: settings["notifications"][name] for name in _configured_channels(settings)},
+        recipients=tuple(settings["email"]),
+        notify_on_success=settings["notify_on_success"],
+        attempts=settings["notifications"]["attempts"],
+        retry_wait_seconds=settings["notifications"]["retry_wait_seconds"],
+        timeout_seconds=settings["notifications"]["timeout_seconds"],
+        secrets=found_secrets,
+    )
+
+
+NOTIFICATION_KEYS = ("email", "notify_on_success", "secrets_file", "notifications")
+
+
+def usable_notifications(path: Path) -> Notifications | None:
+    """The notification settings of a config that is invalid elsewhere, if they alone are sound: so that a broken
+    config still reaches the administrator by the usual channels. None when they are not usable either."""
+    try:
+        document = _parse_yaml(Path(path))
+    except ConfigError:
+        return None
+    validator = _Validator({key: schema.SCHEMA[key] for key in NOTIFICATION_KEYS})
+    if not validator.validate({key: document[key] for key in NOTIFICATION_KEYS if key in document}):
+        return None
+    settings = validator.document
+    try:
+        found = _load_secrets(settings)
+    except secrets.SecretsError:
+        return None
+    return None if _notification_problems(settings, found) else _notifications(settings, found)

@@ -92,7 +92,7 @@ def tasks(plan: Plan):
     """Yield every task dict of the graph (or the single `config_error` task)."""
     if plan.settings is None:
         yield {"basename": "config_error", "doc": f"INVALID CONFIG: {plan.error.splitlines()[0]}",
-               "actions": [(_fail, [plan.error])], "verbosity": 2}
+               "actions": [(_fail, [plan.error, plan.config_path])], "verbosity": 2}
         return
     backups = plan.settings.backups
     notifications = plan.settings.notifications
@@ -129,8 +129,17 @@ def describe(entry: config.Backup) -> str:
             f"max {entry.max_size_mb} MiB, keep {entry.retention.last}")
 
 
-def _fail(message: str):
+def _fail(message: str, config_path: Path):
+    """Report an invalid config on stderr and, if its notification settings are sound, through the channels."""
     print(f"CRITICAL: invalid config, nothing was done.\n{message}", file=sys.stderr)
+    notifications = config.usable_notifications(config_path)
+    if notifications:
+        now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        problem = summary.Line(task="config", status="failed", reason="invalid config, nothing was done")
+        alert = results.Alert(level="CRITICAL", subject="config", message=f"invalid config, nothing was done: {message}")
+        report = summary.Summary(host=socket.gethostname(), started=now, dry_run=False, backups=(),
+                                 checks=(problem,), alerts=(alert,))
+        announce("run", notifications, report.host, report)
     return TaskFailed("invalid config")
 
 

@@ -118,3 +118,16 @@ def test_missing_secret_stops_the_run_before_anything_happens(site, services, tm
     assert run.returncode == 1
     assert "notifications.pushover: needs PUSHOVER_USER_KEY" in run.stderr
     assert services.log == [] and list((tmp_path / "nas").iterdir()) == []
+
+
+def test_invalid_config_is_still_announced_when_the_notification_settings_are_sound(site, services, tmp_path):
+    configure(site, services, tmp_path)
+    site.config_path.write_text(site.config_path.read_text().replace("name: good", "name: good\n  retension: 3"))
+    run = site.doit(env=SECRET_ENV)
+    assert run.returncode == 1 and "retension: unknown field" in run.stderr
+    (mail,) = requests_to(services, "/v3/mail/send")
+    assert mail.get_json()["subject"].startswith("[backup FAILED]")
+    assert "backup_copy_list[0].retension: unknown field" in mail.get_json()["content"][0]["value"]
+    (push,) = requests_to(services, "/1/messages.json")
+    assert "invalid config" in parse_qs(push.get_data(as_text=True))["message"][0]
+    assert list((tmp_path / "nas").iterdir()) == []
