@@ -110,3 +110,18 @@ def test_untrusted_certificate_is_refused(server, http):
     _, port, _, _ = server
     with pytest.raises(ChannelError, match="CERTIFICATE_VERIFY_FAILED"):
         smtp.send(run_event(make_summary()), settings(port, security="starttls"), SECRETS, http)
+
+
+def test_implicit_tls(tmp_path, http):
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        assert smtp.send(run_event(make_summary()), settings(port, security="ssl", ca_file=str(cert_file)),
+                         SECRETS, http)
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
