@@ -5,13 +5,15 @@
     doit run backup:NAME          one backup with its checks
     doit dry_run=1                select, size and report; copy and delete nothing
     doit config=PATH ...          use another config file (its folder holds the run state)
+    doit verify                   check the newest complete folder of every backup against its SHA256SUMS
+    doit run restore:NAME target=/path [date=YYYY-MM-DD]   download a dated folder and check it
 """
 
 import doit
 
 from tasks import graph
 
-PLAN = graph.plan(doit.get_var("config"), doit.get_var("dry_run"))
+PLAN = graph.plan({name: doit.get_var(name) for name in ("config", "dry_run", "date", "target", "overwrite")})
 DOIT_CONFIG = PLAN.doit_config
 
 

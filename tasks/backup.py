@@ -1,7 +1,7 @@
-"""One backup, start to finish: read its checks, select, size, copy, then prune old dated folders.
+"""One backup, start to finish: read its checks, select, size, copy, verify, seal, prune; and a due restore drill.
 
-The order is the safety argument: nothing is deleted unless today's copy of every selected file is confirmed
-at the destination in this very run.
+The order is the safety argument: nothing is deleted unless today's copy of every selected file was confirmed at
+the destination, compared with the source and sealed with its SHA256SUMS in this very run.
 """
 
 import dataclasses
@@ -9,9 +9,11 @@ import datetime
 import logging
 from pathlib import Path
 
+from tasks import integrity, retention, selection
 from tasks import rclone as rc
-from tasks import results, retention, selection
+from tasks import results
 from tasks.config import Backup
+from tasks.folders import drill, drill_due, record_drill
 from tasks.summary import format_bytes
 
 CHECKS = ("check_rclone", "check_mounts", "check_space")
@@ -19,14 +21,24 @@ CHECKS = ("check_rclone", "check_mounts", "check_space")
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """What every task of one doit run shares."""
+    """What every task of one doit run shares, including the command line's variables."""
 
     run_id: str
-    results_dir: Path
-    lists_dir: Path
+    state_dir: Path
     timeout: float
     dry_run: bool
     now: datetime.datetime
+    day: str | None = None        # date=YYYY-MM-DD for verify and restore
+    target: str | None = None     # target=PATH for restore
+    overwrite: bool = False       # overwrite=1 for restore
+
+    @property
+    def results_dir(self) -> Path:
+        return self.state_dir / "results"
+
+    @property
+    def lists_dir(self) -> Path:
+        return self.state_dir / "lists"
 
 
 def run_backup(backup: Backup, run: Run, result: results.Result) -> None:
@@ -34,25 +46,45 @@ def run_backup(backup: Backup, run: Run, result: results.Result) -> None:
     result.dry_run = run.dry_run
     if not _checks_passed(backup, run, result):
         return
+    tool = rc.Rclone(backup.rclone, run.timeout)
+    _copy_and_prune(backup, tool, run, result, log)
+    if not run.dry_run and drill_due(backup, run.state_dir, run.now.date()):
+        drill(backup, tool, result, run.now.date())
+        if result.succeeded:
+            record_drill(backup, run.state_dir, run.now.date())
+
+
+def _copy_and_prune(backup: Backup, tool: rc.Rclone, run: Run, result: results.Result, log) -> None:
     today = run.now.date()
     destination = rc.join(backup.rclone_path, retention.folder_name(backup.name, today))
     result.destination = rc.redact(destination)
-
     chosen = _select(backup, run, result)
     if chosen is None:
         return
-    tool = rc.Rclone(backup.rclone, run.timeout)
     if run.dry_run:
         result.alert("INFO", f"dry run: would copy {chosen.files} files ({format_bytes(chosen.bytes)}) "
                              f"to {result.destination}")
-    elif not _copy(backup, tool, destination, chosen, run, result, log):
+        _prune(backup, tool, today, True, result, log)
+        return
+    list_file = run.lists_dir / f"{backup.name}.files"
+    try:  # an earlier run today sealed this folder: keep its sums, and unseal it while it changes
+        earlier_sums = tool.read_text(rc.join(destination, integrity.SUMS_NAME)) or ""
+        if earlier_sums:
+            tool.delete_file(rc.join(destination, integrity.SUMS_NAME))
+    except rc.RcloneError as error:
+        result.alert("ERROR", f"cannot prepare {result.destination}: {error}")
+        return
+    if not _copy(backup, tool, destination, chosen, list_file, result, log):
         return
     if chosen.problems:
         result.alert("ERROR", f"{chosen.problems} entries in {backup.source_dir} could not be copied; old "
                               "copies are kept. " + "; ".join(chosen.problem_examples),
                      problems=chosen.problems)
         return
-    _prune(backup, tool, today, run.dry_run, result, log)
+    sums = _hash_and_verify(backup, tool, destination, list_file, run, result)
+    if sums is None or not _seal(tool, destination, {**integrity.parse(earlier_sums), **sums}, run, backup, result):
+        return
+    _prune(backup, tool, today, False, result, log)
 
 
 def _checks_passed(backup: Backup, run: Run, result: results.Result) -> bool:
@@ -71,7 +103,6 @@ def _checks_passed(backup: Backup, run: Run, result: results.Result) -> bool:
 def _select(backup: Backup, run: Run, result: results.Result) -> selection.Selection | None:
     """Walk the source; return the selection when there is something within the size cap to copy."""
     newer_than = run.now.timestamp() - backup.days * 86400 if backup.days else None
-    run.lists_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     chosen = selection.select(backup.source_dir, newer_than, backup.exclude,
                               run.lists_dir / f"{backup.name}.files")
     result.files, result.bytes = chosen.files, chosen.bytes
@@ -98,11 +129,11 @@ def _select(backup: Backup, run: Run, result: results.Result) -> selection.Selec
     return chosen
 
 
-def _copy(backup, tool, destination, chosen, run, result, log) -> bool:
+def _copy(backup, tool, destination, chosen, list_file, result, log) -> bool:
     log.info("copying %d files (%s) from %s to %s", chosen.files, format_bytes(chosen.bytes),
              backup.source_dir, result.destination)
     try:
-        outcome = tool.copy(backup.source_dir, destination, run.lists_dir / f"{backup.name}.files", log)
+        outcome = tool.copy(backup.source_dir, destination, list_file, log)
     except rc.RcloneError as error:
         result.alert("ERROR", f"copy to {result.destination} could not start: {error}")
         return False
@@ -122,21 +153,66 @@ def _copy(backup, tool, destination, chosen, run, result, log) -> bool:
     return True
 
 
+def _hash_and_verify(backup, tool, destination, list_file, run, result) -> dict[str, str] | None:
+    """sha256 of every copied source file, then the copy compared with the source (unless `verify: off`)."""
+    sums, problems = integrity.hash_listed(backup.source_dir, list_file)
+    if problems:
+        result.alert("ERROR", f"{len(problems)} files changed or vanished after the copy, so their copy cannot "
+                              "be vouched for; old copies are kept: " + "; ".join(problems[:20]))
+        return None
+    if backup.verify == "off":
+        result.metrics["verified"] = "off"
+        return sums
+    try:
+        outcome = tool.check(backup.source_dir, destination, list_file, backup.verify == "download",
+                             run.lists_dir / f"{backup.name}.check")
+    except rc.RcloneError as error:
+        result.alert("ERROR", f"verification of {result.destination} could not run: {error}")
+        return None
+    if not outcome.clean:
+        result.alert("ERROR", f"verification of {result.destination} failed: " + outcome.describe()
+                     + ". Old copies are kept", differ=len(outcome.differ), missing=len(outcome.missing))
+        return None
+    result.metrics["verified"] = "download" if backup.verify == "download" else (
+        "hash" if outcome.hash_checked else "size")
+    if not outcome.hash_checked:
+        result.alert("WARNING", "content not hash-checked: the remote offers no common hash with the source, so "
+                                "only sizes were compared (`verify: download` reads the copy back)")
+    return sums
+
+
+def _seal(tool, destination, sums: dict[str, str], run: Run, backup: Backup, result) -> bool:
+    """Write SHA256SUMS last: from now on the folder counts as complete."""
+    local = run.lists_dir / f"{backup.name}.{integrity.SUMS_NAME}"
+    local.write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
+    try:
+        tool.upload(local, rc.join(destination, integrity.SUMS_NAME))
+    except rc.RcloneError as error:
+        result.alert("ERROR", f"cannot write {integrity.SUMS_NAME} into {result.destination}: {error}")
+        return False
+    result.metrics["sealed_files"] = len(sums)
+    return True
+
+
 def _prune(backup: Backup, tool: rc.Rclone, today: datetime.date, dry_run: bool, result, log) -> None:
     """Apply retention to `<name>_YYYY-MM-DD` folders directly under rclone_path; never today's."""
     todays = retention.folder_name(backup.name, today)
     try:
         names = tool.list_folders(backup.rclone_path)
+        complete = tool.folders_holding(backup.rclone_path, integrity.SUMS_NAME)
     except rc.RcloneError as error:
         result.alert("WARNING", f"old copies not pruned: {error}")
         return
     if dry_run:
         names.append(todays)
-    elif todays not in names:
-        result.alert("WARNING", f"today's folder {todays} is not listed at {rc.redact(backup.rclone_path)} "
-                                "after the copy; nothing pruned")
+        complete.add(todays)
+    elif todays not in complete:
+        result.alert("WARNING", f"today's folder {todays} is not listed with its {integrity.SUMS_NAME} at "
+                                f"{rc.redact(backup.rclone_path)} after the copy; nothing pruned")
         return
-    decision = retention.plan(backup.name, names, today, backup.retention)
+    decision = retention.plan(backup.name, names, today, backup.retention, complete)
+    if decision.incomplete:
+        result.alert("INFO", "incomplete folders kept for now (no SHA256SUMS): " + ", ".join(decision.incomplete))
     if decision.ignored:
         result.alert("WARNING", "left alone, dated in the future or not a real date: " + ", ".join(decision.ignored))
     for folder in decision.delete:

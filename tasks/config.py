@@ -52,6 +52,10 @@ class Backup:
     min_free_gb: float
     exclude: tuple[str, ...]
     rclone: RcloneSettings
+    verify: str = "checksum"
+    drill_every_days: int = 0
+    drill_files: int = 5
+    drill_max_mb: float = 100
 
     @property
     def max_bytes(self) -> int:
@@ -250,6 +254,10 @@ def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config
             min_free_gb=_plain(entry.get("min_free_gb", settings["min_free_gb"])),
             exclude=tuple(entry["exclude"]),
             rclone=_rclone_settings(settings["rclone"], entry["rclone"]),
+            verify=entry["verify"],
+            drill_every_days=entry["drill_every_days"],
+            drill_files=entry["drill_files"],
+            drill_max_mb=_plain(entry["drill_max_mb"]),
         )
         for entry in settings["backup_copy_list"]
     )

@@ -1,12 +1,14 @@
 """The doit task graph, built from the validated config, and the actions the tasks run.
 
+    _lock -> _start -----------------------------------------------------------------> notify
     _lock -> check_rclone:NAME, check_mounts:NAME, check_space:NAME -> _backup:NAME -> notify
-                                                                                  -> backup:NAME
+                                                                                   -> backup:NAME
+    _lock -> verify:NAME, restore:NAME, drill:NAME        (on demand, not part of a full run)
 
 Checks and `_backup:NAME` never fail in doit's sense: they write a result file and succeed, because doit does not
 run a task whose dependency failed, and `notify` must run after every backup. The verdict comes from the result
-files: `notify` (a full run) and `backup:NAME` (one backup) read them, print the summary and fail when anything
-failed, so cron and a person at the terminal both see a non-zero exit code.
+files: `notify` (a full run), `backup:NAME` (one backup) and the on-demand tasks read them, print the summary and
+fail when anything failed, so cron and a person at the terminal both see a non-zero exit code.
 """
 
 import dataclasses
@@ -23,7 +25,7 @@ from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ErrorOnlyReporter
 
 from tasks import backup as backup_step
-from tasks import checks, config, lock, logs, render, results, summary
+from tasks import checks, config, folders, lock, logs, render, results, summary
 from tasks.notify import announce
 from tasks.rclone import Rclone, redact
 
@@ -65,17 +67,20 @@ class QuietReporter(ErrorOnlyReporter):
             super().add_failure(task, fail_info)
 
 
-def plan(config_path: str | None, dry_run: str | None) -> Plan:
-    """Load the config; a bad one becomes an error message, never an exception, so `doit list` still works."""
-    path = Path(config_path).resolve() if config_path else config.DEFAULT_CONFIG
+def plan(variables: dict[str, str | None]) -> Plan:
+    """Load the config named by the `config=` variable; a bad one becomes an error message, never an exception,
+    so `doit list` still works. The other variables: dry_run, date, target, overwrite."""
+    path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     state_dir = path.parent if path.parent.is_dir() else config.PROJECT_ROOT / "var"
     run = backup_step.Run(
         run_id=f"{time.time():.6f}-{os.getpid()}",
-        results_dir=state_dir / "results",
-        lists_dir=state_dir / "lists",
+        state_dir=state_dir,
         timeout=60,
-        dry_run=(dry_run or "").lower() in ("1", "true", "yes", "on"),
+        dry_run=_yes(variables.get("dry_run")),
         now=datetime.datetime.now().astimezone(),
+        day=variables.get("date") or None,
+        target=variables.get("target") or None,
+        overwrite=_yes(variables.get("overwrite")),
     )
     try:
         settings = config.load(path)
@@ -88,6 +93,10 @@ def plan(config_path: str | None, dry_run: str | None) -> Plan:
     return Plan(path, state_dir, settings, None, run)
 
 
+def _yes(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
+
+
 def tasks(plan: Plan):
     """Yield every task dict of the graph (or the single `config_error` task)."""
     if plan.settings is None:
@@ -96,8 +105,10 @@ def tasks(plan: Plan):
         return
     backups = plan.settings.backups
     notifications = plan.settings.notifications
-    yield {"basename": LOCK_TASK, "doc": "one run at a time; tell the monitors a run started",
-           "actions": [(_start_run, [plan.state_dir / "run.lock", plan.settings.lock_wait_seconds, notifications])]}
+    yield {"basename": LOCK_TASK, "doc": "one run at a time",
+           "actions": [(_take_lock, [plan.state_dir / "run.lock", plan.settings.lock_wait_seconds])]}
+    yield {"basename": "_start", "doc": "tell the monitors a full run started", "task_dep": [LOCK_TASK],
+           "actions": [(_announce_start, [notifications])]}
     yield {"basename": "test_notify", "doc": "send a test message through every configured channel",
            "actions": [(_test_notify, [notifications])], "verbosity": 2}
     for check, doc in CHECK_DOCS.items():
@@ -115,8 +126,15 @@ def tasks(plan: Plan):
                "task_dep": [f"_backup:{entry.name}"], "verbosity": 2,
                "actions": [(_report, [[f"{check}:{entry.name}" for check in CHECK_DOCS] + [f"backup:{entry.name}"],
                                       plan.run, None, None])]}
+    for action, doc in ON_DEMAND_DOCS.items():
+        yield {"basename": action, "name": None, "doc": doc}
+        for entry in backups:
+            task = f"{action}:{entry.name}"
+            yield {"basename": action, "name": entry.name, "doc": f"{action} {entry.name}", "task_dep": [LOCK_TASK],
+                   "verbosity": 2, "actions": [(_record, [task, entry, plan.run]),
+                                               (_report, [[task], plan.run, None, None])]}
     yield {"basename": "notify", "doc": "run every backup, then report the summary (the default task)",
-           "task_dep": [f"_backup:{entry.name}" for entry in backups], "verbosity": 2,
+           "task_dep": ["_start"] + [f"_backup:{entry.name}" for entry in backups], "verbosity": 2,
            "actions": [(_report, [[f"{check}:{entry.name}" for entry in backups for check in CHECK_DOCS]
                                   + [f"backup:{entry.name}" for entry in backups],
                                   plan.run, plan.state_dir / "results" / "summary.json", notifications])]}
@@ -143,8 +161,7 @@ def _fail(message: str, config_path: Path):
     return TaskFailed("invalid config")
 
 
-def _start_run(path: Path, wait_seconds: int, notifications: config.Notifications):
-    """Take the run lock, then tell the monitors that a run started (their failure does not stop the run)."""
+def _take_lock(path: Path, wait_seconds: int):
     if multiprocessing.parent_process() is not None:
         return TaskFailed("the run lock must be held by the doit process itself: use -P thread with -n")
     try:
@@ -152,6 +169,11 @@ def _start_run(path: Path, wait_seconds: int, notifications: config.Notification
     except lock.LockHeld as error:
         logging.getLogger(logs.LOGGER).error("%s", error)
         return TaskFailed(str(error))
+    return True
+
+
+def _announce_start(notifications: config.Notifications) -> bool:
+    """A monitor that misses the start ping is no reason to skip the backups: failures are only logged."""
     announce("start", notifications, socket.gethostname())
     return True
 
@@ -167,18 +189,35 @@ def _test_notify(notifications: config.Notifications):
     return True
 
 
+def _rclone(entry: config.Backup, run: backup_step.Run) -> Rclone:
+    return Rclone(entry.rclone, run.timeout)
+
+
+#: What each kind of task does, by the part of its name before the colon.
 WORK = {
-    "check_rclone": lambda entry, run, result: checks.check_rclone(entry, Rclone(entry.rclone, run.timeout), result),
+    "check_rclone": lambda entry, run, result: checks.check_rclone(entry, _rclone(entry, run), result),
     "check_mounts": lambda entry, run, result: checks.check_source(entry, run.timeout, result),
-    "check_space": lambda entry, run, result: checks.check_space(entry, Rclone(entry.rclone, run.timeout), result),
-    "backup": lambda entry, run, result: backup_step.run_backup(entry, run, result),
+    "check_space": lambda entry, run, result: checks.check_space(entry, _rclone(entry, run), result),
+    "backup": backup_step.run_backup,
+    "verify": lambda entry, run, result: folders.verify(entry, _rclone(entry, run), result, run.day, run.now.date(),
+                                                        run.lists_dir),
+    "restore": lambda entry, run, result: folders.restore(entry, _rclone(entry, run), result, run.day,
+                                                          run.now.date(), run.target, run.overwrite, run.dry_run,
+                                                          progress=sys.stdout.isatty()),
+    "drill": lambda entry, run, result: folders.drill(entry, _rclone(entry, run), result, run.now.date()),
+}
+ON_DEMAND_DOCS = {
+    "verify": "check the newest (or date=YYYY-MM-DD) complete folder against its SHA256SUMS",
+    "restore": "download a dated folder and check it: restore:NAME target=/path [date=YYYY-MM-DD] [overwrite=1]",
+    "drill": "restore drill now: download a random sample of the newest complete folder and check it",
 }
 
 
 def _record(task: str, entry: config.Backup, run: backup_step.Run) -> bool:
     """Run one check or backup and write its result; an unexpected error becomes a failed result, not a crash."""
     log = logging.getLogger(f"{logs.LOGGER}.{entry.name}")
-    result = results.Result(task=task, backup=entry.name, run_id=run.run_id)
+    result = results.Result(task=task, backup=entry.name, run_id=run.run_id, dry_run=run.dry_run)
+    run.lists_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
     try:
         WORK[task.split(":")[0]](entry, run, result)
@@ -209,8 +248,8 @@ def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None,
     failures = announce("run", notifications, host, report) if notifications else []
     problems = []
     if report.state == "failed":
-        problems.append(f"{len(report.backups) - report.ok_count} of {len(report.backups)} backups did not "
-                        "succeed; see the summary above and the log")
+        failed = [line.task for line in report.backups + report.checks if not line.succeeded]
+        problems.append(f"failed: {', '.join(failed)}; see the summary above and the log")
     if failures:
         problems.append("notification failed: " + "; ".join(failures))
     return TaskFailed("\n".join(problems)) if problems else True

@@ -16,8 +16,9 @@ from tasks.schema import REMOTE_PATTERN
 #: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
 MINIMUM_VERSION = (1, 65, 1)
 
-#: Exit code rclone gives for "directory not found".
+#: Exit codes rclone gives for "directory not found" and "file not found".
 DIRECTORY_NOT_FOUND = 3
+FILE_NOT_FOUND = 4
 
 _SECRET_OPTION = re.compile(r"""((?:pass|password|key|secret|token|secret_access_key|client_secret|"""
                             r"""access_key_id|session_token|bearer_token|sas_url|account_key)\s*=\s*)"""
@@ -91,6 +92,30 @@ class CopyOutcome:
         return self.copied + self.identical
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    """What `rclone check` or `rclone checksum` found, file by file."""
+
+    matched: int
+    differ: tuple[str, ...]    # content (or size) differs
+    missing: tuple[str, ...]   # not at the destination
+    errors: tuple[str, ...]    # could not be read or compared
+    hash_checked: bool         # False: no common hash, only sizes were compared
+
+    @property
+    def clean(self) -> bool:
+        return not (self.differ or self.missing or self.errors)
+
+    def describe(self, named_at_most: int = 20) -> str:
+        """`2 differ (a, b); 1 missing (c)`: counts and the first names of each kind."""
+        parts = []
+        for label, names in (("differ", self.differ), ("missing", self.missing), ("unreadable", self.errors)):
+            if names:
+                more = ", …" if len(names) > named_at_most else ""
+                parts.append(f"{len(names)} {label} ({', '.join(names[:named_at_most])}{more})")
+        return "; ".join(parts)
+
+
 class Rclone:
     """Runs one configured rclone (binary, config file, extra flags) with a time bound on every probe."""
 
@@ -104,9 +129,10 @@ class Rclone:
             command += ["--config", self.settings.config]
         return command
 
-    def _run(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-        """Run and wait at most `timeout` seconds; a hung rclone is killed and never waited for."""
-        timeout = self.timeout if timeout is None else timeout
+    def _run(self, *args: str, timeout: float | None = None, bounded: bool = True) -> subprocess.CompletedProcess:
+        """Run and wait at most `timeout` seconds (`bounded=False`: as long as it takes, for transfers and full
+        checks); a hung rclone is killed and never waited for."""
+        timeout = (self.timeout if timeout is None else timeout) if bounded else None
         try:
             process = subprocess.Popen(self._command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, errors="replace")
@@ -190,6 +216,85 @@ class Rclone:
         result = self._run("purge", path, timeout=max(self.timeout, 3600))
         if result.returncode != 0:
             raise self._fail(result, f"cannot delete {redact(path)}")
+
+    def read_text(self, path: str) -> str | None:
+        """The content of a small remote file, or None when it does not exist."""
+        result = self._run("cat", path)
+        if result.returncode in (DIRECTORY_NOT_FOUND, FILE_NOT_FOUND):
+            return None
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot read {redact(path)}")
+        return result.stdout
+
+    def upload(self, local_file: Path, path: str) -> None:
+        """Put one local file at `path` (a file name, not a folder)."""
+        result = self._run("copyto", str(local_file), path, timeout=max(self.timeout, 600))
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot write {redact(path)}")
+
+    def delete_file(self, path: str) -> None:
+        result = self._run("deletefile", path)
+        if result.returncode not in (0, DIRECTORY_NOT_FOUND, FILE_NOT_FOUND):
+            raise self._fail(result, f"cannot delete {redact(path)}")
+
+    def folders_holding(self, path: str, file_name: str) -> set[str]:
+        """Names of the folders directly under `path` that contain a file called `file_name`."""
+        result = self._run("lsf", "--files-only", "--max-depth", "2", "--include", f"/*/{file_name}", path,
+                           timeout=max(self.timeout, 600))
+        if result.returncode == DIRECTORY_NOT_FOUND:
+            return set()
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot list {redact(path)}")
+        return {line.rsplit("/", 1)[0] for line in result.stdout.splitlines() if line.endswith("/" + file_name)}
+
+    def list_files(self, path: str) -> list[tuple[str, int]]:
+        """Every file below `path` with its size (recursive)."""
+        result = self._run("lsjson", "-R", "--files-only", path, bounded=False)
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot list {redact(path)}")
+        return [(entry["Path"], entry["Size"]) for entry in json.loads(result.stdout)]
+
+    def hash_types(self, path: str) -> set[str]:
+        """Hash types the backend of `path` can report without downloading."""
+        result = self._run("backend", "features", path)
+        if result.returncode != 0:
+            raise self._fail(result, f"cannot ask {redact(path)} for its features")
+        return set(json.loads(result.stdout).get("Hashes") or ())
+
+    def download(self, path: str, target: Path, file_list: Path | None = None, progress: bool = False) -> None:
+        """Copy a remote folder (or the listed files of it) into a local folder."""
+        args = ["copy", path, str(target)] + (["--files-from-raw", str(file_list)] if file_list else [])
+        if progress:  # rclone draws its own progress on the terminal
+            returncode = subprocess.run(self._command(*args, "--progress"), stdin=subprocess.DEVNULL).returncode
+            if returncode != 0:
+                raise RcloneError(f"download of {redact(path)} failed (rclone exit {returncode})", returncode)
+            return
+        result = self._run(*args, bounded=False)
+        if result.returncode != 0:
+            raise self._fail(result, f"download of {redact(path)} failed")
+
+    def check(self, source: Path, destination: str, file_list: Path, download: bool, report: Path) -> CheckOutcome:
+        """Compare the listed files of `source` with `destination`: by hash where both have one, else by size."""
+        args = ["check", str(source), destination, "--one-way", "--files-from-raw", str(file_list)]
+        return self._compare(args + (["--download"] if download else []), report)
+
+    def checksum(self, sum_file: Path, folder: str, download: bool, report: Path) -> CheckOutcome:
+        """Compare the files of a remote folder with a SHA256SUMS file (downloading them if the remote cannot)."""
+        args = ["checksum", "sha256", str(sum_file), folder, "--one-way"]
+        return self._compare(args + (["--download"] if download else []), report)
+
+    def _compare(self, args: list[str], report: Path) -> CheckOutcome:
+        result = self._run(*args, "--combined", str(report), bounded=False)
+        marks = {"=": [], "*": [], "+": [], "!": []}
+        for line in report.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+            if line[:2] in ("= ", "* ", "+ ", "! "):
+                marks[line[0]].append(line[2:])
+        unchecked = "No common hash found" in result.stderr or "hashes could not be checked" in result.stderr
+        differ, missing, errors = tuple(marks["*"]), tuple(marks["+"]), tuple(marks["!"])
+        if result.returncode != 0 and not (differ or missing or errors):
+            raise self._fail(result, "rclone could not compare")
+        return CheckOutcome(matched=len(marks["="]), differ=differ, missing=missing, errors=errors,
+                            hash_checked=not unchecked)
 
     def copy(self, source: Path, destination: str, file_list: Path, log) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.

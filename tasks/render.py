@@ -16,6 +16,8 @@ def text(summary: Summary) -> str:
     out = [f"{summary.title} (run started {summary.started})"]
     for line in summary.backups:
         out.append(f"  {line.status.upper():8} {_name(line)}: {_outcome(line, summary.dry_run)}")
+    if not summary.backups:  # verify, restore, drill: the task's own lines
+        out.extend(f"  {line.status.upper():8} {line.task}: {line.reason}" for line in summary.checks)
     problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= WARNING_AND_UP]
     if problems:
         out.append("Problems:")

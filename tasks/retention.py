@@ -14,9 +14,10 @@ from tasks.config import RetentionPolicy
 
 @dataclasses.dataclass(frozen=True)
 class RetentionPlan:
-    keep: tuple[str, ...]      # newest first
-    delete: tuple[str, ...]    # newest first
-    ignored: tuple[str, ...]   # look like ours but are not valid dates up to today: never touched
+    keep: tuple[str, ...]        # newest first
+    delete: tuple[str, ...]      # newest first
+    ignored: tuple[str, ...]     # look like ours but are not valid dates up to today: never touched
+    incomplete: tuple[str, ...]  # kept although they have no SHA256SUMS (within the window the rules span)
 
 
 def folder_name(backup: str, day: datetime.date) -> str:
@@ -43,19 +44,33 @@ def dated_folders(backup: str, names, today: datetime.date) -> tuple[dict[str, d
     return dated, sorted(ignored)
 
 
-def plan(backup: str, names, today: datetime.date, policy: RetentionPolicy) -> RetentionPlan:
-    """Keep today's folder, the `policy.last` newest, and the newest of each of the last days/weeks/months."""
+def plan(backup: str, names, today: datetime.date, policy: RetentionPolicy, complete: set[str]) -> RetentionPlan:
+    """Keep today's folder, and of the complete folders (those in `complete`) the `policy.last` newest and the
+    newest of each of the last days/weeks/months.
+
+    Incomplete folders (an interrupted copy, no SHA256SUMS) never count as keepers, so they never push out a
+    complete one. They are kept while they lie within the folders the rules would keep if every folder counted,
+    and deleted once they fall out of that window, so they cannot pile up.
+    """
     dated, ignored = dated_folders(backup, names, today)
     newest_first = sorted(dated, key=dated.get, reverse=True)
-    keep = set(newest_first[: policy.last])
-    keep.update(name for name in newest_first if dated[name] == today)
-    for count, period in ((policy.days, _day), (policy.weeks, _iso_week), (policy.months, _month)):
-        keep.update(_newest_per_period(newest_first, dated, period, count))
+    keep = _kept_by_rules([name for name in newest_first if name in complete], dated, policy)
+    window = _kept_by_rules(newest_first, dated, policy)
+    incomplete = {name for name in newest_first if name not in complete and (name in window or dated[name] == today)}
+    keep |= incomplete | {name for name in newest_first if dated[name] == today}
     return RetentionPlan(
         keep=tuple(n for n in newest_first if n in keep),
         delete=tuple(n for n in newest_first if n not in keep),
         ignored=tuple(ignored),
+        incomplete=tuple(n for n in newest_first if n in incomplete),
     )
+
+
+def _kept_by_rules(newest_first: list[str], dated: dict, policy: RetentionPolicy) -> set[str]:
+    keep = set(newest_first[: policy.last])
+    for count, period in ((policy.days, _day), (policy.weeks, _iso_week), (policy.months, _month)):
+        keep.update(_newest_per_period(newest_first, dated, period, count))
+    return keep
 
 
 def _newest_per_period(newest_first, dated, period, count) -> list[str]:

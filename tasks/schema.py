@@ -88,6 +88,24 @@ BACKUP_SCHEMA = {
         "meta": {"doc": "Glob patterns of files to leave out, matched against the path below `source_dir` "
                         "(`*` also crosses `/`) and against the bare file name, e.g. [\"*.tmp\", \"cache/*\"]."},
     },
+    "verify": {
+        "type": "string", "allowed": ["checksum", "download", "off"], "default": "checksum",
+        "meta": {"doc": "After each copy: compare by hash where source and remote share one, else by size "
+                        "(checksum); read every copied file back (download); or not at all (off)."},
+    },
+    "drill_every_days": {
+        "type": "integer", "min": 0, "default": 0,
+        "meta": {"doc": "Every N days, download a random sample of the newest complete folder and check it "
+                        "against its SHA256SUMS (restore drill). 0: never."},
+    },
+    "drill_files": {
+        "type": "integer", "min": 1, "default": 5,
+        "meta": {"doc": "At most this many files in a restore drill."},
+    },
+    "drill_max_mb": {
+        "type": "number", "min": 1, "default": 100,
+        "meta": {"doc": "At most this many MiB downloaded by a restore drill."},
+    },
     "rclone": {
         "type": "dict", "schema": RCLONE_SCHEMA, "default": {},
         "meta": {"doc": "rclone settings for this backup only (binary, config, flags)."},

@@ -51,8 +51,9 @@ class Summary:
     @property
     def title(self) -> str:
         mode = " dry run" if self.dry_run else ""
-        return (f"[backup{mode} {self.state.upper()}] {self.host}: "
-                f"{self.ok_count} of {len(self.backups)} backups ok")
+        what = (f"{self.ok_count} of {len(self.backups)} backups ok" if self.backups
+                else ", ".join(line.task for line in self.checks))
+        return f"[backup{mode} {self.state.upper()}] {self.host}: {what}"
 
 
 def build(tasks: list[str], found: dict[str, Result | None], host: str, started: str, dry_run: bool) -> Summary:

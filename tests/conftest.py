@@ -1,6 +1,7 @@
 """Shared fixtures: temporary installations run through the real doit CLI, real rclone, and rclone servers
 on 127.0.0.1 (never any other address)."""
 
+import hashlib
 import json
 import os
 import socket
@@ -34,6 +35,24 @@ def make_files(base: Path, files: dict) -> None:
 def listing(folder: Path) -> dict[str, bytes]:
     """Every file below `folder`, by relative path, with its content."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def sealed_listing(folder: Path) -> dict[str, bytes]:
+    """The files of a dated folder, after checking that its SHA256SUMS lists exactly them, with the right sums."""
+    files = listing(folder)
+    sums = files.pop("SHA256SUMS").decode()
+    expected = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
+    assert sums == expected
+    return files
+
+
+def make_dated_folder(path: Path, sealed: bool = True) -> Path:
+    """A dated folder as an earlier run left it: one file, and its SHA256SUMS unless the run was interrupted."""
+    path.mkdir(parents=True)
+    (path / "data.txt").write_text("earlier copy")
+    if sealed:
+        (path / "SHA256SUMS").write_text(f"{hashlib.sha256(b'earlier copy').hexdigest()}  data.txt\n")
+    return path
 
 
 class Site:

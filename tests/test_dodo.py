@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import listing, make_files, obscure
+from tests.conftest import make_dated_folder, make_files, obscure, sealed_listing
 
 TODAY = datetime.date.today()
 
@@ -36,7 +36,7 @@ def test_normal_run_copies_young_files_with_subfolders_into_a_dated_folder(site,
     run = site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
     copied = destination / dated("usb1")
-    assert listing(copied) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
+    assert sealed_listing(copied) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
                                "names/with space #1 ünï.txt": b"odd"}
     assert "[backup OK]" in run.stdout and "1 of 1 backups ok" in run.stdout
     assert "usb1: 3 files, 22 B, newest " + TODAY.isoformat() in run.stdout
@@ -55,7 +55,7 @@ def test_second_run_the_same_day_fills_the_same_folder(site, folders):
     run = site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
     assert [p.name for p in destination.iterdir()] == [dated("usb1")]
-    copied = listing(destination / dated("usb1"))
+    copied = sealed_listing(destination / dated("usb1"))
     assert copied["today.txt"] == b"changed content" and copied["later.txt"] == b"added"
     assert len(copied) == 5
     metrics = site.result("backup:usb1")["metrics"]
@@ -65,8 +65,8 @@ def test_second_run_the_same_day_fills_the_same_folder(site, folders):
 def test_over_the_size_cap_nothing_is_copied_or_pruned(site, folders):
     source, destination = folders
     make_files(source, {"big.bin": (b"\0" * (2 * 1024 * 1024), 0)})
-    (destination / dated("usb1", 5)).mkdir()
-    (destination / dated("usb1", 6)).mkdir()
+    make_dated_folder(destination / dated("usb1", 5))
+    make_dated_folder(destination / dated("usb1", 6))
     site.write_config([backup("usb1", source, destination, max_size_mb=1, retention=1)])
     run = site.doit()
     assert run.returncode == 1
@@ -79,9 +79,9 @@ def test_missing_source_and_empty_mount_point_are_refused_by_name(site, folders,
     source, destination = folders
     empty = tmp_path / "mnt" / "usb2"
     empty.mkdir(parents=True)
-    (destination / dated("gone", 3)).mkdir()
-    (destination / dated("gone", 4)).mkdir()
-    (destination / dated("gone", 5)).mkdir()
+    make_dated_folder(destination / dated("gone", 3))
+    make_dated_folder(destination / dated("gone", 4))
+    make_dated_folder(destination / dated("gone", 5))
     site.write_config([backup("gone", tmp_path / "nowhere", destination, retention=1),
                        backup("unmounted", empty, destination)])
     run = site.doit()
@@ -122,7 +122,7 @@ def test_nothing_young_enough_warns_with_the_newest_date_and_prunes_nothing(site
     make_files(source, {"stale.txt": ("s", 10)})
     destination.mkdir()
     for age in (20, 21, 22):
-        (destination / dated("usb1", age)).mkdir()
+        make_dated_folder(destination / dated("usb1", age))
     site.write_config([backup("usb1", source, destination, days=2, retention=1)])
     run = site.doit()
     assert run.returncode == 0
@@ -138,8 +138,7 @@ def test_retention_by_count_and_by_period_leaves_foreign_folders_alone(site, tmp
     destination.mkdir()
     ages = range(1, 100)
     for age in ages:
-        (destination / dated("db", age)).mkdir()
-        (destination / dated("db", age) / "dump.sql").write_text("x")
+        make_dated_folder(destination / dated("db", age))
     foreign = ["db2_2026-01-01", "other_" + TODAY.isoformat(), "db_2026-13-45", dated("db", -3), "db_latest"]
     for name in foreign:
         (destination / name).mkdir()
@@ -167,7 +166,7 @@ def test_retention_by_count_and_by_period_leaves_foreign_folders_alone(site, tmp
 def test_no_pruning_after_a_failed_copy(site, folders):
     source, destination = folders
     for age in (1, 2, 3):
-        (destination / dated("usb1", age)).mkdir()
+        make_dated_folder(destination / dated("usb1", age))
     (destination / dated("usb1")).write_text("a file where today's folder should go")
     site.write_config([backup("usb1", source, destination, retention=1)])
     run = site.doit()
@@ -188,7 +187,7 @@ def test_destination_below_min_free_gb_is_skipped_with_a_critical_alert(site, fo
 def test_dry_run_reports_and_changes_nothing(site, folders):
     source, destination = folders
     for age in (1, 2, 3):
-        (destination / dated("usb1", age)).mkdir()
+        make_dated_folder(destination / dated("usb1", age))
     site.write_config([backup("usb1", source, destination, retention=2)])
     before = sorted(p.name for p in destination.iterdir())
     run = site.doit("dry_run=1")
@@ -262,22 +261,21 @@ def test_overlapping_runs_second_exits_at_once(site, tmp_path):
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
-    assert listing(destination / dated("usb1"))["big.bin"] == (source / "big.bin").read_bytes()
+    assert sealed_listing(destination / dated("usb1"))["big.bin"] == (source / "big.bin").read_bytes()
 
 
 def test_sftp_remote_full_cycle(site, folders, sftp):
     source, _ = folders
     (sftp.root / "offsite").mkdir()
     for age in (3, 4, 5):
-        (sftp.root / "offsite" / dated("web", age)).mkdir()
-        (sftp.root / "offsite" / dated("web", age) / "old.txt").write_text("old")
+        make_dated_folder(sftp.root / "offsite" / dated("web", age))
     site.write_config([backup("web", source, "offsite:offsite", days=2, retention=2)],
                       rclone={"config": str(sftp.rclone_config)})
     run = site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
     remote = sftp.root / "offsite"
     assert sorted(p.name for p in remote.iterdir()) == [dated("web", 3), dated("web")]
-    assert listing(remote / dated("web")) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
+    assert sealed_listing(remote / dated("web")) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
                                               "names/with space #1 ünï.txt": b"odd"}
     assert site.result("check_rclone:web")["metrics"]["remote_type"] == "sftp"
     again = site.doit()
@@ -287,7 +285,7 @@ def test_sftp_remote_full_cycle(site, folders, sftp):
 
 def test_sftp_wrong_password_fails_the_check_and_keeps_old_copies(site, folders, sftp):
     source, _ = folders
-    (sftp.root / dated("web", 3)).mkdir()
+    make_dated_folder(sftp.root / dated("web", 3))
     sftp.write_rclone_config(password="wrong-password")
     site.write_config([backup("web", source, "offsite:", retention=1)], rclone={"config": str(sftp.rclone_config)})
     run = site.doit()

@@ -10,18 +10,23 @@ from tasks.retention import folder_name, plan
 TODAY = datetime.date(2026, 11, 22)  # a Sunday
 
 
+def plan_all(backup, names, today, policy):
+    """Retention when every folder is complete (has its SHA256SUMS)."""
+    return plan(backup, names, today, policy, complete=set(names))
+
+
 def days_ago(*offsets: int) -> list[str]:
     return [folder_name("web", TODAY - datetime.timedelta(days=n)) for n in offsets]
 
 
 def test_keep_last_n_keeps_the_newest_and_deletes_the_rest_newest_first():
-    decision = plan("web", days_ago(0, 1, 2, 3, 5), TODAY, RetentionPolicy(last=2))
+    decision = plan_all("web", days_ago(0, 1, 2, 3, 5), TODAY, RetentionPolicy(last=2))
     assert decision.keep == tuple(days_ago(0, 1))
     assert decision.delete == tuple(days_ago(2, 3, 5))
 
 
 def test_todays_folder_is_always_kept_even_beyond_the_count():
-    decision = plan("web", days_ago(0, 1, 2), TODAY, RetentionPolicy(last=1))
+    decision = plan_all("web", days_ago(0, 1, 2), TODAY, RetentionPolicy(last=1))
     assert days_ago(0)[0] in decision.keep
 
 
@@ -34,21 +39,21 @@ def test_other_backups_look_alikes_and_future_folders_are_never_touched():
         "web_2026-11-01.partial",     # not exactly our pattern
         "web_20261101", "web_", "web",
     ]
-    decision = plan("web", names, TODAY, RetentionPolicy(last=1))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=1))
     assert decision.delete == tuple(days_ago(1, 2, 3))
     assert decision.ignored == ("web_2026-11-30", "web_2026-13-45")
 
 
 def test_name_with_regex_characters_matches_only_itself():
     names = ["a.b_2026-11-01", "axb_2026-11-01", "a.b_2026-11-22"]
-    decision = plan("a.b", names, TODAY, RetentionPolicy(last=1))
+    decision = plan_all("a.b", names, TODAY, RetentionPolicy(last=1))
     assert decision.delete == ("a.b_2026-11-01",)
 
 
 def test_daily_weekly_monthly_keep_the_newest_of_each_period():
     # one folder a day for 120 days
     names = days_ago(*range(120))
-    decision = plan("web", names, TODAY, RetentionPolicy(last=1, days=3, weeks=3, months=3))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=1, days=3, weeks=3, months=3))
     kept = set(decision.keep)
     # days: the 3 newest days
     assert set(days_ago(0, 1, 2)) <= kept
@@ -63,13 +68,13 @@ def test_daily_weekly_monthly_keep_the_newest_of_each_period():
 def test_periods_count_only_periods_that_have_backups():
     # backups on three days spread over many months: retention_months=3 keeps all three
     names = ["web_2026-11-01", "web_2026-06-15", "web_2025-12-24"]
-    decision = plan("web", names, TODAY, RetentionPolicy(last=1, months=3))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=1, months=3))
     assert decision.delete == ()
 
 
 def test_rules_are_ored_with_the_count():
     names = days_ago(0, 1, 2, 3, 40)
-    decision = plan("web", names, TODAY, RetentionPolicy(last=4, months=2))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=4, months=2))
     assert decision.keep == tuple(days_ago(0, 1, 2, 3, 40))
 
 
@@ -79,22 +84,54 @@ policies = st.builds(RetentionPolicy, last=st.integers(1, 10), days=st.integers(
 foreign = st.sampled_from(["other_2026-01-01", "web_2026-02-30", "web2_2026-01-01", "web_x", "weblog"])
 
 
-@given(st.sets(dates, max_size=60), st.lists(foreign, max_size=5), dates, policies)
-def test_properties(days, others, today, policy):
+def test_incomplete_folders_never_count_and_never_push_out_complete_ones():
+    names = days_ago(0, 1, 2, 3, 4)
+    complete = set(days_ago(0, 3, 4))   # yesterday's and the day before's copies were interrupted
+    decision = plan("web", names, TODAY, RetentionPolicy(last=2), complete)
+    # keepers among complete folders: today and 3 days ago; the incomplete ones in the 2-newest window stay
+    assert decision.keep == tuple(days_ago(0, 1, 3))
+    assert decision.incomplete == tuple(days_ago(1))
+    assert decision.delete == tuple(days_ago(2, 4))
+
+
+def test_incomplete_folders_do_not_pile_up():
+    names = days_ago(*range(30))
+    complete = {days_ago(0)[0]}
+    decision = plan("web", names, TODAY, RetentionPolicy(last=3), complete)
+    assert decision.keep == tuple(days_ago(0, 1, 2))
+    assert len(decision.delete) == 27
+
+
+def test_an_incomplete_today_is_kept():
+    decision = plan("web", days_ago(0, 1, 2), TODAY, RetentionPolicy(last=1), complete=set(days_ago(1, 2)))
+    assert decision.keep == tuple(days_ago(0, 1)) and decision.incomplete == tuple(days_ago(0))
+
+
+dates = st.dates(min_value=datetime.date(2020, 1, 1), max_value=datetime.date(2027, 12, 31))
+policies = st.builds(RetentionPolicy, last=st.integers(1, 10), days=st.integers(0, 10),
+                     weeks=st.integers(0, 10), months=st.integers(0, 10))
+foreign = st.sampled_from(["other_2026-01-01", "web_2026-02-30", "web2_2026-01-01", "web_x", "weblog"])
+
+
+@given(st.sets(dates, max_size=60), st.lists(foreign, max_size=5), dates, policies, st.randoms())
+def test_properties(days, others, today, policy, rng):
     names = [folder_name("web", d) for d in days] + others
-    decision = plan("web", names, today, policy)
+    complete = {name for name in names if rng.random() < 0.7}
+    decision = plan("web", names, today, policy, complete)
     valid = {folder_name("web", d) for d in days if d <= today}
     # keep and delete split exactly this backup's valid folders, nothing else is ever deleted
     assert set(decision.keep) | set(decision.delete) == valid
     assert not set(decision.keep) & set(decision.delete)
-    # the newest `last` are kept, and so is today's
-    newest = sorted(valid, reverse=True)
-    assert set(newest[: policy.last]) <= set(decision.keep)
+    # the newest `last` complete folders are kept, and so is today's
+    newest_complete = sorted(valid & complete, reverse=True)[: policy.last]
+    assert set(newest_complete) <= set(decision.keep)
     if folder_name("web", today) in valid:
         assert folder_name("web", today) in decision.keep
-    # never more kept than the rules allow, and something is kept whenever there is anything
-    assert len(decision.keep) <= policy.last + policy.days + policy.weeks + policy.months + 1
+    # incomplete keepers are reported; never more kept than the rules allow twice over (complete + window)
+    assert set(decision.incomplete) == set(decision.keep) - complete
+    assert len(decision.keep) <= 2 * (policy.last + policy.days + policy.weeks + policy.months) + 1
     assert decision.keep or not valid
-    # every deleted folder is older than every folder kept by the count
-    if decision.delete and newest[: policy.last]:
-        assert max(decision.delete) < min(newest[: policy.last])
+    # every deleted complete folder is older than every folder kept by the count among complete ones
+    deleted_complete = set(decision.delete) & complete
+    if deleted_complete and newest_complete:
+        assert max(deleted_complete) < min(newest_complete)
