@@ -6,6 +6,7 @@ module (messages, displayed paths) has the secrets of on-the-fly remotes masked 
 
 import dataclasses
 import json
+import logging
 import re
 import subprocess
 from pathlib import Path
@@ -285,12 +286,18 @@ class Rclone:
 
     def _compare(self, args: list[str], report: Path) -> CheckOutcome:
         result = self._run(*args, "--combined", str(report), bounded=False)
+        logging.getLogger("backup.rclone").debug("rclone %s: %s", args[0], redact(result.stderr))
         marks = {"=": [], "*": [], "+": [], "!": []}
         for line in report.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
             if line[:2] in ("= ", "* ", "+ ", "! "):
                 marks[line[0]].append(line[2:])
         unchecked = "No common hash found" in result.stderr or "hashes could not be checked" in result.stderr
-        differ, missing, errors = tuple(marks["*"]), tuple(marks["+"]), tuple(marks["!"])
+        # a file listed but gone when read ("does not exist") is missing, not unreadable
+        gone = {entry.get("object") for entry in map(_json_line, result.stderr.splitlines())
+                if "does not exist" in entry.get("msg", "") or "not found" in entry.get("msg", "")}
+        differ = tuple(marks["*"])
+        missing = tuple(marks["+"] + [path for path in marks["!"] if path in gone])
+        errors = tuple(path for path in marks["!"] if path not in gone)
         if result.returncode != 0 and not (differ or missing or errors):
             raise self._fail(result, "rclone could not compare")
         return CheckOutcome(matched=len(marks["="]), differ=differ, missing=missing, errors=errors,

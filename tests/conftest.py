@@ -137,7 +137,7 @@ class RcloneServer:
             self.process.wait(timeout=10)
 
     def write_rclone_config(self, password: str | None = None) -> Path:
-        where = (f"host = 127.0.0.1\nport = {self.port}\nshell_type = none\n" if self.kind == "sftp"
+        where = (f"host = 127.0.0.1\nport = {self.port}\n" if self.kind == "sftp"
                  else f"url = http://127.0.0.1:{self.port}/\nvendor = rclone\n")
         self.rclone_config.parent.mkdir(parents=True, exist_ok=True)
         self.rclone_config.write_text(f"[offsite]\ntype = {self.kind}\n{where}user = {self.user}\n"
