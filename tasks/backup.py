@@ -9,7 +9,7 @@ import datetime
 import logging
 from pathlib import Path
 
-from tasks import integrity, retention, selection
+from tasks import integrity, retention, selection, watchdog
 from tasks import rclone as rc
 from tasks import results
 from tasks.config import Backup
@@ -25,7 +25,8 @@ class Run:
 
     run_id: str
     state_dir: Path
-    timeout: float
+    timeout: float                # bound of every probe
+    stall_timeout: float          # a walk, hash or copy with no progress for this long is stopped
     dry_run: bool
     now: datetime.datetime
     day: str | None = None        # date=YYYY-MM-DD for verify and restore
@@ -46,7 +47,7 @@ def run_backup(backup: Backup, run: Run, result: results.Result) -> None:
     result.dry_run = run.dry_run
     if not _checks_passed(backup, run, result):
         return
-    tool = rc.Rclone(backup.rclone, run.timeout)
+    tool = rc.Rclone(backup.rclone, run.timeout, run.stall_timeout)
     _copy_and_prune(backup, tool, run, result, log)
     if not run.dry_run and drill_due(backup, run.state_dir, run.now.date()):
         drill(backup, tool, result, run.now.date())
@@ -103,11 +104,19 @@ def _checks_passed(backup: Backup, run: Run, result: results.Result) -> bool:
 def _select(backup: Backup, run: Run, result: results.Result) -> selection.Selection | None:
     """Walk the source; return the selection when there is something within the size cap to copy."""
     newer_than = run.now.timestamp() - backup.days * 86400 if backup.days else None
-    chosen = selection.select(backup.source_dir, newer_than, backup.exclude,
-                              run.lists_dir / f"{backup.name}.files")
+    payload = {"source": str(backup.source_dir), "newer_than": newer_than, "exclude": list(backup.exclude),
+               "list_file": str(run.lists_dir / f"{backup.name}.files")}
+    try:
+        chosen = selection.Selection(**watchdog.run_child("select", payload, run.stall_timeout))
+    except watchdog.Stalled as error:
+        result.alert("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was read ({error}): "
+                                 "hung network mount? Nothing copied, nothing pruned")
+        return None
     result.files, result.bytes = chosen.files, chosen.bytes
     result.newest_file = _date(chosen.newest_selected)
     result.metrics.update(excluded=chosen.excluded, symlinks_skipped=chosen.symlinks)
+    if chosen.symlinks:
+        result.alert("INFO", f"{chosen.symlinks} symbolic links in {backup.source_dir} were not followed")
     if chosen.files == 0:
         if chosen.problems:
             result.alert("ERROR", f"no file of {backup.source_dir} could be read: "
@@ -155,7 +164,15 @@ def _copy(backup, tool, destination, chosen, list_file, result, log) -> bool:
 
 def _hash_and_verify(backup, tool, destination, list_file, run, result) -> dict[str, str] | None:
     """sha256 of every copied source file, then the copy compared with the source (unless `verify: off`)."""
-    sums, problems = integrity.hash_listed(backup.source_dir, list_file)
+    sums_file = run.lists_dir / f"{backup.name}.new-sums"
+    payload = {"source": str(backup.source_dir), "list_file": str(list_file), "sums_file": str(sums_file)}
+    try:
+        problems = watchdog.run_child("hash", payload, run.stall_timeout)["problems"]
+    except watchdog.Stalled as error:
+        result.alert("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was hashed "
+                                 f"({error}): hung network mount? Old copies are kept")
+        return None
+    sums = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
     if problems:
         result.alert("ERROR", f"{len(problems)} files changed or vanished after the copy, so their copy cannot "
                               "be vouched for; old copies are kept: " + "; ".join(problems[:20]))

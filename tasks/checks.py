@@ -5,17 +5,13 @@ backup skip itself (see tasks.backup).
 """
 
 import getpass
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from tasks import rclone as rc
+from tasks import watchdog
 from tasks.config import Backup
 from tasks.results import Result
 
-PROBE_SCRIPT = Path(__file__).with_name("source_probe.py")
 GIB = 1024 ** 3
 
 
@@ -73,15 +69,11 @@ def check_source(backup: Backup, timeout: float, result: Result) -> None:
     """The source is a readable, non-empty folder, probed in a child process so a hung mount cannot hang us."""
     source = backup.source_dir
     try:
-        process = subprocess.Popen([sys.executable, "-I", str(PROBE_SCRIPT), str(source)],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        stdout, stderr = process.communicate(timeout=timeout)
-        found = json.loads(stdout)
-    except subprocess.TimeoutExpired:
-        process.kill()  # not waited for: a process stuck in the kernel on a dead mount cannot be reaped
+        found = watchdog.run_child("probe", {"source": str(source)}, timeout)
+    except watchdog.Stalled:
         result.alert("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: hung network mount?")
         return
-    except (OSError, json.JSONDecodeError) as error:
+    except RuntimeError as error:
         result.alert("ERROR", f"source folder {source} could not be probed: {error}")
         return
     result.metrics["mount_point"] = found.get("mount_point")

@@ -80,6 +80,7 @@ class Config:
     log_level: str
     log_file: Path
     check_timeout_seconds: int
+    stall_timeout_seconds: int
     lock_wait_seconds: int
     backups: tuple[Backup, ...]
     notifications: Notifications
@@ -148,9 +149,9 @@ class _Validator(cerberus.Validator):
 
     def _check_with_rclone_flags(self, field, value):
         for flag in value:
-            if isinstance(flag, str) and flag.split("=", 1)[0] in schema.SELECTION_FLAGS:
-                self._error(field, f"{flag.split('=', 1)[0]} changes which files are copied and is not "
-                                   "allowed here; use the backup's `exclude` list")
+            name = flag.split("=", 1)[0] if isinstance(flag, str) else None
+            if name in schema.REFUSED_FLAGS:
+                self._error(field, f"{name} is not allowed here: it {schema.REFUSED_FLAGS[name]}")
 
 
 def _flatten(errors, prefix="") -> list[str]:
@@ -267,6 +268,7 @@ def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config
         log_level=settings["log_level"],
         log_file=_project_path(settings["log_file"]),
         check_timeout_seconds=settings["check_timeout_seconds"],
+        stall_timeout_seconds=settings["stall_timeout_seconds"],
         lock_wait_seconds=settings["lock_wait_seconds"],
         backups=backups,
         notifications=_notifications(settings, found_secrets),

@@ -76,6 +76,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
         run_id=f"{time.time():.6f}-{os.getpid()}",
         state_dir=state_dir,
         timeout=60,
+        stall_timeout=600,
         dry_run=_yes(variables.get("dry_run")),
         now=datetime.datetime.now().astimezone(),
         day=variables.get("date") or None,
@@ -89,7 +90,8 @@ def plan(variables: dict[str, str | None]) -> Plan:
         logging.getLogger(logs.LOGGER).critical("invalid config, nothing was done: %s", error)
         return Plan(path, state_dir, None, str(error), run)
     logs.setup(settings.log_file, settings.log_level)
-    run = dataclasses.replace(run, timeout=settings.check_timeout_seconds)
+    run = dataclasses.replace(run, timeout=settings.check_timeout_seconds,
+                              stall_timeout=settings.stall_timeout_seconds)
     return Plan(path, state_dir, settings, None, run)
 
 
@@ -190,7 +192,7 @@ def _test_notify(notifications: config.Notifications):
 
 
 def _rclone(entry: config.Backup, run: backup_step.Run) -> Rclone:
-    return Rclone(entry.rclone, run.timeout)
+    return Rclone(entry.rclone, run.timeout, run.stall_timeout)
 
 
 #: What each kind of task does, by the part of its name before the colon.

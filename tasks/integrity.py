@@ -9,21 +9,26 @@ import os
 import random
 from pathlib import Path
 
-SUMS_NAME = "SHA256SUMS"
+from tasks import selection
+
+SUMS_NAME = selection.RESERVED_NAME
 CHUNK = 1024 * 1024
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, progress=lambda: None) -> str:
     """Hash in 1 MiB chunks: a file is never read into memory whole."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+            progress()
     return digest.hexdigest()
 
 
-def hash_listed(source: Path, file_list: Path) -> tuple[dict[str, str], list[str]]:
-    """sha256 of each file named in `file_list`; and the files that vanished or changed while being hashed."""
+def hash_listed(source: Path, file_list: Path, progress=lambda: None) -> tuple[dict[str, str], list[str]]:
+    """sha256 of each file named in `file_list`; and the files that vanished or changed while being hashed.
+
+    `progress` is called for every MiB read, so a watchdog can tell slow hashing from a hung source."""
     sums, problems = {}, []
     with open(file_list, encoding="utf-8", errors="surrogateescape") as listing:
         for line in listing:
@@ -31,7 +36,7 @@ def hash_listed(source: Path, file_list: Path) -> tuple[dict[str, str], list[str
             path = source / relative
             try:
                 before = os.stat(path)
-                digest = sha256_of(path)
+                digest = sha256_of(path, progress)
                 after = os.stat(path)
             except OSError as error:
                 problems.append(f"{relative}: cannot be hashed ({error.strerror})")

@@ -9,8 +9,10 @@ import json
 import logging
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
+from tasks import watchdog
 from tasks.config import RcloneSettings
 from tasks.schema import REMOTE_PATTERN
 
@@ -118,11 +120,13 @@ class CheckOutcome:
 
 
 class Rclone:
-    """Runs one configured rclone (binary, config file, extra flags) with a time bound on every probe."""
+    """Runs one configured rclone (binary, config file, extra flags): probes within `timeout`, long operations
+    while they make progress (`stall_timeout`)."""
 
-    def __init__(self, settings: RcloneSettings, timeout: float):
+    def __init__(self, settings: RcloneSettings, timeout: float, stall_timeout: float = 600):
         self.settings = settings
         self.timeout = timeout
+        self.stall_timeout = stall_timeout
 
     def _command(self, *args: str) -> list[str]:
         command = [self.settings.binary, *args, "--ask-password=false", "--use-json-log"]
@@ -130,21 +134,45 @@ class Rclone:
             command += ["--config", self.settings.config]
         return command
 
-    def _run(self, *args: str, timeout: float | None = None, bounded: bool = True) -> subprocess.CompletedProcess:
-        """Run and wait at most `timeout` seconds (`bounded=False`: as long as it takes, for transfers and full
-        checks); a hung rclone is killed and never waited for."""
-        timeout = (self.timeout if timeout is None else timeout) if bounded else None
+    def _start(self, command: list[str], **kwargs) -> subprocess.Popen:
         try:
-            process = subprocess.Popen(self._command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True, errors="replace")
+            return watchdog.start(command, **kwargs)
         except OSError as error:
             raise RcloneError(f"cannot run rclone ({self.settings.binary}): {error.strerror}") from None
+
+    def _run(self, *args: str, timeout: float | None = None, bounded: bool = True) -> subprocess.CompletedProcess:
+        """Run and wait at most `timeout` seconds (`bounded=False`: as long as it takes, for a full listing);
+        a hung rclone is killed and never waited for."""
+        timeout = (self.timeout if timeout is None else timeout) if bounded else None
+        process = self._start(self._command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              errors="replace")
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             raise RcloneError(f"rclone {args[0]} gave no answer within {timeout:g} s (network or server hung?)")
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+    def _watched(self, *args: str, on_entry=lambda entry: None) -> subprocess.CompletedProcess:
+        """Run a long operation (copy, check, download) for as long as it makes progress; stop it when its
+        counters stand still for the stall time (a hung mount or server). `on_entry` sees every log entry."""
+        interval = max(1, int(self.stall_timeout // 4))
+        command = self._command(*args, "--stats", f"{interval}s", "--stats-log-level", "NOTICE")
+        kept = []
+        with tempfile.TemporaryFile() as stdout:
+            process = self._start(command, stdout=stdout, stderr=subprocess.PIPE)
+            try:
+                for line in watchdog.lines(process, process.stderr, self.stall_timeout, _progress):
+                    entry = _json_line(line)
+                    on_entry(entry)
+                    if entry.get("level") != "info" and len(kept) < 1000:
+                        kept.append(line)
+            except watchdog.Stalled as error:
+                raise RcloneError(f"rclone {args[0]} stopped after {error} (hung mount or server?)") from None
+            process.wait()
+            stdout.seek(0)
+            output = stdout.read().decode("utf-8", "replace")
+        return subprocess.CompletedProcess(args, process.returncode, output, "\n".join(kept))
 
     def _fail(self, result: subprocess.CompletedProcess, what: str) -> RcloneError:
         message, needs_action = explain(result.stderr)
@@ -266,11 +294,11 @@ class Rclone:
         """Copy a remote folder (or the listed files of it) into a local folder."""
         args = ["copy", path, str(target)] + (["--files-from-raw", str(file_list)] if file_list else [])
         if progress:  # rclone draws its own progress on the terminal
-            returncode = subprocess.run(self._command(*args, "--progress"), stdin=subprocess.DEVNULL).returncode
+            returncode = self._start(self._command(*args, "--progress")).wait()
             if returncode != 0:
                 raise RcloneError(f"download of {redact(path)} failed (rclone exit {returncode})", returncode)
             return
-        result = self._run(*args, bounded=False)
+        result = self._watched(*args)
         if result.returncode != 0:
             raise self._fail(result, f"download of {redact(path)} failed")
 
@@ -285,7 +313,7 @@ class Rclone:
         return self._compare(args + (["--download"] if download else []), report)
 
     def _compare(self, args: list[str], report: Path) -> CheckOutcome:
-        result = self._run(*args, "--combined", str(report), bounded=False)
+        result = self._watched(*args, "--combined", str(report))
         logging.getLogger("backup.rclone").debug("rclone %s: %s", args[0], redact(result.stderr))
         marks = {"=": [], "*": [], "+": [], "!": []}
         for line in report.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
@@ -306,34 +334,41 @@ class Rclone:
     def copy(self, source: Path, destination: str, file_list: Path, log) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
 
-        No time bound: a big upload takes as long as it takes (add `--max-duration` to the flags to cap it).
-        Each rclone log line goes to `log` at debug level as it arrives.
+        As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level.
         """
-        command = self._command("copy", str(source), destination, "--files-from-raw", str(file_list),
-                                "--stats-log-level", "NOTICE", "-v", *self.settings.flags)
+        counts = {"copied": 0, "replaced": 0}
+        stats, messages = {}, []
+
+        def on_entry(entry: dict) -> None:
+            log.debug("rclone: %s", redact(json.dumps(entry, ensure_ascii=False)))
+            message = entry.get("msg", "")
+            if "stats" in entry:
+                stats.update(entry["stats"])
+            elif message.startswith("Copied ("):
+                counts["copied"] += 1
+                counts["replaced"] += "replaced existing" in message
+            elif entry.get("level") in ("error", "critical") and len(messages) < 10:
+                messages.append(_describe(entry))
+
         try:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True, errors="replace")
-        except OSError as error:
-            raise RcloneError(f"cannot run rclone ({self.settings.binary}): {error.strerror}") from None
-        copied = replaced = 0
-        stats = {}
-        messages = []
-        with process:
-            for line in process.stderr:
-                log.debug("rclone: %s", redact(line.rstrip()))
-                entry = _json_line(line)
-                message = entry.get("msg", "")
-                if "stats" in entry:
-                    stats = entry["stats"]
-                elif message.startswith("Copied ("):
-                    copied += 1
-                    replaced += "replaced existing" in message
-                elif entry.get("level") in ("error", "critical") and len(messages) < 10:
-                    messages.append(_describe(entry))
-        return CopyOutcome(returncode=process.returncode, copied=copied, replaced=replaced,
+            result = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
+                                   *self.settings.flags, on_entry=on_entry)
+        except RcloneError as error:
+            return CopyOutcome(returncode=-1, copied=counts["copied"], replaced=counts["replaced"],
+                               checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
+                               errors=int(stats.get("errors", 0)) + 1, messages=tuple(messages) + (str(error),))
+        return CopyOutcome(returncode=result.returncode, copied=counts["copied"], replaced=counts["replaced"],
                            checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
                            errors=int(stats.get("errors", 0)), messages=tuple(messages))
+
+
+def _progress(line: str):
+    """What counts as progress in rclone's log: the stats counters moving, or any other line."""
+    entry = _json_line(line)
+    stats = entry.get("stats")
+    if isinstance(stats, dict):
+        return tuple(stats.get(key) for key in ("bytes", "checks", "transfers", "deletes", "errors", "listed"))
+    return line
 
 
 def _json_line(line: str) -> dict:

@@ -11,13 +11,17 @@ from tasks import channels
 #: Backup names become folder names (`<name>_YYYY-MM-DD`) and doit task names: keep them plain.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
-#: rclone flags that change which files are copied: the frozen file list must be the only selection, or the
-#: size check and the file count would no longer describe what was copied. `exclude` is the supported way.
-SELECTION_FLAGS = (
-    "--exclude", "--exclude-from", "--include", "--include-from", "--filter", "--filter-from",
-    "--files-from", "--files-from-raw", "--max-age", "--min-age", "--max-size", "--min-size",
-    "--max-depth",
-)
+#: rclone flags the tool must control itself, and why: filters would make the frozen file list no longer the only
+#: selection (the size check and the file count would not describe the copy); output flags would hide the JSON log
+#: and the statistics the tool reads.
+REFUSED_FLAGS = {
+    **dict.fromkeys(("--exclude", "--exclude-from", "--include", "--include-from", "--filter", "--filter-from",
+                     "--files-from", "--files-from-raw", "--max-age", "--min-age", "--max-size", "--min-size",
+                     "--max-depth"), "changes which files are copied; use the backup's `exclude` list"),
+    **dict.fromkeys(("--stats", "--stats-log-level", "--use-json-log", "--log-file", "--log-level", "--quiet",
+                     "-q", "--verbose", "-v", "-vv", "--progress", "-P", "--config"),
+                    "changes the output the tool reads (or, for --config, use rclone.config)"),
+}
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
@@ -152,6 +156,11 @@ SCHEMA = {
         "type": "integer", "min": 1, "default": 60,
         "meta": {"doc": "Upper bound for every probe (source folder, rclone remote, free space), so a hung "
                         "mount or server cannot hang the run."},
+    },
+    "stall_timeout_seconds": {
+        "type": "integer", "min": 1, "default": 600,
+        "meta": {"doc": "A walk of a source, its hashing or a copy that shows no progress for this long is "
+                        "stopped (a mount or server that hung mid-run)."},
     },
     "lock_wait_seconds": {
         "type": "integer", "min": 0, "default": 0,

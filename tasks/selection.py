@@ -14,6 +14,9 @@ from pathlib import Path
 #: How many problem paths a result names; the count is always exact.
 NAMED_AT_MOST = 20
 
+#: The checksum file at the top of every dated folder (tasks.integrity.SUMS_NAME); a source file there would clash.
+RESERVED_NAME = "SHA256SUMS"
+
 
 @dataclasses.dataclass
 class Selection:
@@ -31,6 +34,24 @@ class Selection:
         if len(self.problem_examples) < NAMED_AT_MOST:
             self.problem_examples.append(f"{path}: {reason}")
 
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def probe(source: Path) -> dict:
+    """What a source folder looks like: missing, not a folder, unreadable, empty, or ok (and whether it is a
+    mount point). Run in a child process: on a hung mount this blocks."""
+    try:
+        if not os.path.lexists(source):
+            return {"state": "missing"}
+        if not os.path.isdir(source):
+            return {"state": "not_a_folder"}
+        with os.scandir(source) as entries:
+            has_entries = next(entries, None) is not None
+    except OSError as error:
+        return {"state": "unreadable", "error": error.strerror or str(error)}
+    return {"state": "ok" if has_entries else "empty", "mount_point": os.path.ismount(source)}
+
 
 def exclusion_matcher(patterns: tuple[str, ...]):
     """A function telling whether a relative path is excluded (glob on the path, or on the name alone)."""
@@ -42,10 +63,12 @@ def exclusion_matcher(patterns: tuple[str, ...]):
     return lambda relative, name: bool(on_path.match(relative) or (on_name and on_name.match(name)))
 
 
-def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], list_file: Path) -> Selection:
+def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], list_file: Path,
+           progress=lambda: None) -> Selection:
     """Walk `source`, write the chosen relative paths to `list_file`, and return what was found.
 
-    `newer_than` is a Unix time: files modified before it are left out (None: every file).
+    `newer_than` is a Unix time: files modified before it are left out (None: every file). `progress` is
+    called for every folder, so a watchdog can tell a slow walk from a hung one.
     """
     selection = Selection()
     excluded = exclusion_matcher(exclude)
@@ -54,6 +77,7 @@ def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], lis
         pending = [""]
         while pending:
             folder = pending.pop()
+            progress()
             try:
                 with os.scandir(source / folder if folder else source) as entries:
                     for entry in entries:
@@ -76,6 +100,9 @@ def _consider(entry, relative, selection, excluded, newer_than, listing, pending
             if excluded(relative, entry.name):
                 selection.excluded += 1
             elif newer_than is None or stat.st_mtime >= newer_than:
+                if relative == RESERVED_NAME:
+                    selection.problem(relative, "clashes with the checksum file this tool writes into each copy")
+                    return
                 if "\n" in relative or "\r" in relative:
                     selection.problem(relative.replace("\n", "\\n").replace("\r", "\\r"),
                                       "name contains a line break, which rclone's file list cannot carry")

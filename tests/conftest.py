@@ -4,6 +4,8 @@ on 127.0.0.1 (never any other address)."""
 import hashlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -164,3 +166,42 @@ def webdav(tmp_path):
     server = serve("webdav", tmp_path)
     yield server
     server.stop()
+
+
+class FuseMount:
+    """A folder served through `rclone mount` (FUSE): freezing the rclone process makes every access to the
+    mount block in the kernel, exactly like a Samba or NFS mount whose server stopped answering."""
+
+    def __init__(self, backing: Path, mount_point: Path):
+        self.backing, self.mount_point = backing, mount_point
+        mount_point.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([RCLONE, "mount", str(backing), str(mount_point), "--config", "/dev/null",
+                                         "--dir-cache-time", "0s", "--attr-timeout", "0s"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 15
+        while not os.path.ismount(mount_point):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rclone mount failed: {self.process.stderr.read() if self.process.poll() else ''}")
+            time.sleep(0.05)
+
+    def hang(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def answer(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        self.answer()
+        subprocess.run(["fusermount3", "-u", "-z", str(self.mount_point)], capture_output=True)
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def fuse_mount(tmp_path):
+    """A mounted folder that a test can make hang (`.hang()`) and recover (`.answer()`)."""
+    if not shutil.which("fusermount3") or not os.path.exists("/dev/fuse"):
+        pytest.skip("needs FUSE (fusermount3 and /dev/fuse): scripts/test.sh installs fuse3 when run as root")
+    mount = FuseMount(tmp_path / "backing", tmp_path / "mnt")
+    yield mount
+    mount.close()
