@@ -72,6 +72,7 @@ def _copy_and_prune(backup: Backup, tool: rc.Rclone, run: Run, result: results.R
         earlier_sums = tool.read_text(rc.join(destination, integrity.SUMS_NAME)) or ""
         if earlier_sums:
             tool.delete_file(rc.join(destination, integrity.SUMS_NAME))
+        tool.delete_partials(destination)  # left by an upload interrupted earlier today
     except rc.RcloneError as error:
         result.alert("ERROR", f"cannot prepare {result.destination}: {error}")
         return
@@ -149,8 +150,10 @@ def _copy(backup, tool, destination, chosen, list_file, result, log) -> bool:
     result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes)
     if outcome.returncode != 0 or outcome.errors:
         detail = "; ".join(outcome.messages) or "no error text"
-        result.alert("ERROR", f"copy to {result.destination} failed (rclone exit {outcome.returncode}, "
-                              f"{outcome.errors} errors): {detail}. Old copies are kept",
+        cause, needs_action = rc.known_cause(detail)
+        result.alert("CRITICAL" if needs_action else "ERROR",
+                     f"copy to {result.destination} failed" + (f": {cause}" if cause else "")
+                     + f" (rclone exit {outcome.returncode}, {outcome.errors} errors): {detail}. Old copies are kept",
                      rclone_exit=outcome.returncode, errors=outcome.errors)
         return False
     if outcome.accounted != chosen.files:

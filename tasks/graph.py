@@ -254,4 +254,6 @@ def _report(tasks: list[str], run: backup_step.Run, summary_file: Path | None,
         problems.append(f"failed: {', '.join(failed)}; see the summary above and the log")
     if failures:
         problems.append("notification failed: " + "; ".join(failures))
+    if logs.failure():
+        problems.append(logs.failure())
     return TaskFailed("\n".join(problems)) if problems else True

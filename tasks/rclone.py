@@ -266,6 +266,12 @@ class Rclone:
         if result.returncode not in (0, DIRECTORY_NOT_FOUND, FILE_NOT_FOUND):
             raise self._fail(result, f"cannot delete {redact(path)}")
 
+    def delete_partials(self, folder: str) -> None:
+        """Delete the `NAME.<8 hex>.partial` files an interrupted upload leaves behind below `folder`."""
+        result = self._run("delete", folder, "--include", "*.{{[0-9a-f]{8}}}.partial", timeout=max(self.timeout, 600))
+        if result.returncode not in (0, DIRECTORY_NOT_FOUND):
+            raise self._fail(result, f"cannot clean up interrupted uploads in {redact(folder)}")
+
     def folders_holding(self, path: str, file_name: str) -> set[str]:
         """Names of the folders directly under `path` that contain a file called `file_name`."""
         result = self._run("lsf", "--files-only", "--max-depth", "2", "--include", f"/*/{file_name}", path,
@@ -347,8 +353,10 @@ class Rclone:
             elif message.startswith("Copied ("):
                 counts["copied"] += 1
                 counts["replaced"] += "replaced existing" in message
-            elif entry.get("level") in ("error", "critical") and len(messages) < 10:
-                messages.append(_describe(entry))
+            elif entry.get("level") in ("error", "critical") and not message.startswith("Attempt "):
+                described = _describe(entry)
+                if described not in messages and len(messages) < 10:
+                    messages.append(described)
 
         try:
             result = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
@@ -392,15 +400,21 @@ def explain(stderr: str) -> tuple[str, bool]:
     failures = [e["msg"] for e in entries if e.get("msg", "").startswith("Failed to")]
     errors = [_describe(e) for e in entries if e.get("level") in ("error", "critical")]
     text = redact((failures or errors or [stderr.strip() or "no error text"])[-1])
-    if "invalid_grant" in stderr or "token expired" in stderr:
-        name = re.search(r"reconnect (\S+?):", stderr)
+    cause, needs_action = known_cause(stderr)
+    return (f"{cause} ({text})" if cause else text), needs_action
+
+
+def known_cause(text: str) -> tuple[str | None, bool]:
+    """The cause behind rclone's error text in an administrator's words, and whether a person must act."""
+    if "invalid_grant" in text or "token expired" in text:
+        name = re.search(r"reconnect (\S+?):", text)
         remote = name[1] if name else "REMOTE"
         return (f"the remote's login token has expired or was revoked; renew it on this server with "
-                f"`rclone config reconnect {remote}:` ({text})", True)
+                f"`rclone config reconnect {remote}:`", True)
     for signs, cause, needs_action in KNOWN_CAUSES:
-        if any(sign in stderr for sign in signs):
-            return f"{cause} ({text})", needs_action
-    return text, False
+        if any(sign in text for sign in signs):
+            return cause, needs_action
+    return None, False
 
 
 #: Error texts of rclone and its backends, what they mean to an administrator, and whether a person must act.
@@ -410,5 +424,6 @@ KNOWN_CAUSES = (
       "403 Forbidden"), "login refused: check this remote's user and password or keys with `rclone config`", True),
     (("connection refused", "no such host", "i/o timeout", "network is unreachable"),
      "the server cannot be reached (down, or no network?)", False),
-    (("quota", "insufficient storage", "InsufficientStorage", "no space left"), "the destination is full", True),
+    (("quota", "insufficient storage", "InsufficientStorage", "no space left", "remaining disk space"),
+     "the destination is full", True),
 )

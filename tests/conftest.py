@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +58,10 @@ def make_dated_folder(path: Path, sealed: bool = True) -> Path:
     return path
 
 
+#: Root, minus the capabilities that bypass file permissions: a file with mode 000 is then unreadable to it too.
+WITHOUT_PERMISSION_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
 class Site:
     """One installation in a temporary folder: its config, state, log, sources and destinations."""
 
@@ -76,8 +81,11 @@ class Site:
         """The real doit CLI on the project's dodo.py with this site's config."""
         return [DOIT, "-f", str(PROJECT / "dodo.py"), *args, f"config={self.config_path}"]
 
-    def doit(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(self.doit_command(*args), capture_output=True, text=True, timeout=timeout,
+    def doit(self, *args: str, timeout: float = 180, env: dict | None = None,
+             unprivileged: bool = False) -> subprocess.CompletedProcess:
+        """`unprivileged`: without root's power to ignore file permissions, so permission faults are real."""
+        prefix = WITHOUT_PERMISSION_OVERRIDE if unprivileged and os.geteuid() == 0 else []
+        return subprocess.run(prefix + self.doit_command(*args), capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
     def result(self, task: str) -> dict:
@@ -139,7 +147,9 @@ class RcloneServer:
             self.process.wait(timeout=10)
 
     def write_rclone_config(self, password: str | None = None) -> Path:
-        where = (f"host = 127.0.0.1\nport = {self.port}\n" if self.kind == "sftp"
+        # everything rclone would otherwise detect and save into its config on first contact
+        where = (f"host = 127.0.0.1\nport = {self.port}\nshell_type = unix\nmd5sum_command = md5sum\n"
+                 "sha1sum_command = sha1sum\n" if self.kind == "sftp"
                  else f"url = http://127.0.0.1:{self.port}/\nvendor = rclone\n")
         self.rclone_config.parent.mkdir(parents=True, exist_ok=True)
         self.rclone_config.write_text(f"[offsite]\ntype = {self.kind}\n{where}user = {self.user}\n"
