@@ -74,7 +74,7 @@ def _copy_and_prune(backup: Backup, tool: rc.Rclone, run: Run, result: results.R
             tool.delete_file(rc.join(destination, integrity.SUMS_NAME))
         tool.delete_partials(destination)  # left by an upload interrupted earlier today
     except rc.RcloneError as error:
-        result.alert("ERROR", f"cannot prepare {result.destination}: {error}")
+        result.alert("ERROR", f"cannot prepare {result.destination} for the copy: {error}. Old copies are kept")
         return
     if not _copy(backup, tool, destination, chosen, list_file, result, log):
         return

@@ -171,7 +171,7 @@ def test_no_pruning_after_a_failed_copy(site, folders):
     site.write_config([backup("usb1", source, destination, retention=1)])
     run = site.doit()
     assert run.returncode == 1
-    assert "copy to" in run.stdout and "failed" in run.stdout and "Old copies are kept" in run.stdout
+    assert "FAILED   usb1:" in run.stdout and "Old copies are kept" in run.stdout
     assert {p.name for p in destination.iterdir()} == {dated("usb1", a) for a in (0, 1, 2, 3)}
 
 

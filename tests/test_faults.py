@@ -320,6 +320,7 @@ def test_old_rclone_is_warned_about(matrix):
     run = matrix.site.doit()
     assert f"rclone {version} is older than 1.65.1" in run.stdout
     assert "WARNING  check_rclone:victim" in run.stdout
+    assert run.returncode == 0 and "OK       victim:" in run.stdout, run.stdout  # still works, with the warning
 
 
 # 11
