@@ -493,3 +493,68 @@ def test_log_disk_full(matrix, tmp_path):
         assert "OK       victim:" in run.stdout and "OK       bystander:" in run.stdout
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+# Security
+PLANTED = {"SENDGRID_API_KEY": "SG.planted-matrix-sendgrid", "PUSHOVER_APP_TOKEN": "planted-matrix-pushover-app",
+           "PUSHOVER_USER_KEY": "planted-matrix-pushover-user"}
+
+
+def test_planted_secrets_never_reach_any_output(site, tmp_path, httpserver):
+    httpserver.expect_request("/v3/mail/send").respond_with_data("", status=202)
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1})
+    server = RcloneServer("sftp", tmp_path / "sftp-root", tmp_path / "rclone")
+    server.start()
+    server.write_rclone_config()
+    from tests.conftest import obscure
+    on_the_fly = (f":sftp,host=127.0.0.1,port={server.port},user={server.user},pass={obscure(server.password)},"
+                  "shell_type=unix,md5sum_command=md5sum,sha1sum_command=sha1sum:fly")
+    matrix = Matrix(site, tmp_path, victim_destination="offsite:")
+    base = httpserver.url_for("").rstrip("/")
+    backups = [{"name": "named", "source_dir": str(matrix.bystander_source), "rclone_path": "offsite:named"},
+               {"name": "fly", "source_dir": str(matrix.bystander_source), "rclone_path": on_the_fly},
+               {"name": "gone", "source_dir": str(tmp_path / "gone"), "rclone_path": on_the_fly}]
+    site.write_config(backups, email=["admin@example.com"], rclone={"config": str(server.rclone_config)},
+                      notifications={"sendgrid": {"from": "b@example.com", "base_url": base},
+                                     "pushover": {"base_url": base}})
+    run = site.doit(env=PLANTED)
+    server.stop()
+    assert run.returncode == 1  # "gone" fails, and is announced by mail and Pushover
+    assert len(httpserver.log) == 2
+    secrets = list(PLANTED.values()) + [server.password, obscure(server.password),
+                                        server.rclone_config.read_text().split("pass = ")[1].strip()]
+    outputs = {"stdout": run.stdout, "stderr": run.stderr}
+    for path in [*site.config_path.parent.rglob("*"), *site.log_file.parent.rglob("*")]:
+        if path.is_file() and path.name not in ("config.yaml",) and not path.name.startswith(".doit"):
+            outputs[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    for request, _ in httpserver.log:  # what the services receive, less the credentials their API requires
+        fields = {k: v for k, v in request.form.items() if k not in ("token", "user")}
+        outputs[request.path] = str(fields) if fields else request.get_data(as_text=True)
+    for where, text in outputs.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret leaked into {where}"
+
+
+def test_files_the_tool_writes_are_private(site, tmp_path):
+    matrix = Matrix(site, tmp_path)
+    matrix.configure()
+    assert site.doit().returncode == 0
+    state = site.config_path.parent
+    for folder in (state / "results", state / "lists"):  # they name files and paths of the sources
+        assert folder.stat().st_mode & 0o077 == 0, folder
+    for path in (state / "results").iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path
+    assert (state / "run.lock").stat().st_mode & 0o077 == 0
+    assert site.log_file.stat().st_mode & 0o077 == 0
+
+
+def test_symlinks_out_of_the_source_are_not_followed(matrix, tmp_path):
+    make_files(tmp_path / "elsewhere", {"private.key": "not part of this backup"})
+    (matrix.victim_source / "link-out").symlink_to(tmp_path / "elsewhere")
+    (matrix.victim_source / "key-link").symlink_to(tmp_path / "elsewhere" / "private.key")
+    matrix.configure()
+    run = matrix.site.doit()
+    assert run.returncode == 0, run.stdout + run.stderr
+    copied = Path(matrix.victim_destination) / dated("victim")
+    assert not (copied / "link-out").exists() and not (copied / "key-link").exists()
+    assert "2 symbolic links in" in matrix.site.log_file.read_text()
