@@ -140,7 +140,10 @@ class _Validator(cerberus.Validator):
     def _normalize_coerce_upper(self, value):
         return value.upper() if isinstance(value, str) else value
 
+    # Cerberus calls these even when the type rule already failed: they must accept anything.
     def _check_with_rclone_path(self, field, value):
+        if not isinstance(value, str):
+            return
         if "\n" in value or "\0" in value:
             self._error(field, "must be one line")
         elif ":" in value.split("/", 1)[0] and not schema.REMOTE_PATTERN.match(value):
@@ -148,7 +151,7 @@ class _Validator(cerberus.Validator):
                                "_ . + @ - and space), ':backend,option=value:path' or a local folder")
 
     def _check_with_rclone_flags(self, field, value):
-        for flag in value:
+        for flag in value if isinstance(value, list) else ():
             name = flag.split("=", 1)[0] if isinstance(flag, str) else None
             if name in schema.REFUSED_FLAGS:
                 self._error(field, f"{name} is not allowed here: it {schema.REFUSED_FLAGS[name]}")

@@ -113,6 +113,9 @@ def test_relative_local_paths_are_relative_to_the_project_and_remotes_stay_as_wr
     ({"email": "admin@example.com", "backup_copy_list": [GOOD_BACKUP]}, "email: must be of list type"),
     ({"email": ["not-an-address"], "backup_copy_list": [GOOD_BACKUP]}, "email[0]: value does not match"),
     ({"backup_copy_list": [GOOD_BACKUP], "check_timeout_seconds": 0}, "check_timeout_seconds: min value is 1"),
+    ({"rclone": {"flags": None}, "backup_copy_list": [GOOD_BACKUP]}, "rclone.flags: null value not allowed"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "rclone_path": 5}]},
+     "backup_copy_list[0].rclone_path: must be of string type"),
 ])
 def test_each_rule_names_the_key_and_the_problem(tmp_path, document, expected):
     assert expected in problems(tmp_path, document)
