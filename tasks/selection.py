@@ -9,7 +9,11 @@ import dataclasses
 import fnmatch
 import os
 import re
+import subprocess
+import tempfile
 from pathlib import Path
+
+from tasks.watchdog import die_with_parent
 
 #: How many problem paths a result names; the count is always exact.
 NAMED_AT_MOST = 20
@@ -67,49 +71,72 @@ def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], lis
            progress=lambda: None) -> Selection:
     """Walk `source`, write the chosen relative paths to `list_file`, and return what was found.
 
-    `newer_than` is a Unix time: files modified before it are left out (None: every file). `progress` is
-    called for every folder, so a watchdog can tell a slow walk from a hung one.
+    `newer_than` is a Unix time: files modified before it are left out (None: every file). The walk is GNU
+    find's (several times faster than a walk in Python: the stat of every file dominates); `progress` is called
+    for every chunk find writes, so a watchdog can tell a slow walk from a hung one.
     """
     selection = Selection()
     excluded = exclusion_matcher(exclude)
+    age = ["-newermt", f"@{newer_than:.6f}"] if newer_than is not None else []
     descriptor = os.open(list_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(descriptor, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as listing:
-        pending = [""]
-        while pending:
-            folder = pending.pop()
-            progress()
-            try:
-                with os.scandir(source / folder if folder else source) as entries:
-                    for entry in entries:
-                        relative = f"{folder}/{entry.name}" if folder else entry.name
-                        _consider(entry, relative, selection, excluded, newer_than, listing, pending)
-            except OSError as error:
-                selection.problem(folder or ".", f"folder cannot be listed ({error.strerror})")
+    with open(descriptor, "wb") as listing:
+        for kind, size, mtime, relative in _find(source, ["(", "-type", "f", *age, "-printf", "F%s %T@ %P\\0", ")"],
+                                                  selection, progress):
+            if kind != "F":
+                continue
+            name = relative.rsplit("/", 1)[-1]
+            if exclude and excluded(relative, name):
+                selection.excluded += 1
+            elif relative == RESERVED_NAME:
+                selection.problem(relative, "clashes with the checksum file this tool writes into each copy")
+            elif "\n" in relative or "\r" in relative:
+                selection.problem(relative.replace("\n", "\\n").replace("\r", "\\r"),
+                                  "name contains a line break, which rclone's file list cannot carry")
+            else:
+                listing.write(os.fsencode(relative) + b"\n")
+                selection.files += 1
+                selection.bytes += size
+                selection.newest_selected = max(selection.newest_selected or mtime, mtime)
+    selection.newest_seen = selection.newest_selected
+    if selection.files == 0 and newer_than is not None:  # only then is the age of the newest file news
+        for kind, _, mtime, _ in _find(source, ["(", "-type", "f", "-printf", "F0 %T@ \\0", ")"], Selection(),
+                                       progress):
+            if kind == "F":
+                selection.newest_seen = max(selection.newest_seen or mtime, mtime)
     return selection
 
 
-def _consider(entry, relative, selection, excluded, newer_than, listing, pending) -> None:
-    try:
-        if entry.is_symlink():
-            selection.symlinks += 1
-        elif entry.is_dir(follow_symlinks=False):
-            pending.append(relative)
-        elif entry.is_file(follow_symlinks=False):
-            stat = entry.stat(follow_symlinks=False)
-            selection.newest_seen = max(selection.newest_seen or stat.st_mtime, stat.st_mtime)
-            if excluded(relative, entry.name):
-                selection.excluded += 1
-            elif newer_than is None or stat.st_mtime >= newer_than:
-                if relative == RESERVED_NAME:
-                    selection.problem(relative, "clashes with the checksum file this tool writes into each copy")
-                    return
-                if "\n" in relative or "\r" in relative:
-                    selection.problem(relative.replace("\n", "\\n").replace("\r", "\\r"),
-                                      "name contains a line break, which rclone's file list cannot carry")
-                    return
-                listing.write(relative + "\n")
-                selection.files += 1
-                selection.bytes += stat.st_size
-                selection.newest_selected = max(selection.newest_selected or stat.st_mtime, stat.st_mtime)
-    except OSError as error:
-        selection.problem(relative, f"cannot be read ({error.strerror})")
+def _find(source: Path, files_expression: list[str], selection: Selection, progress):
+    """Yield (kind, size, mtime, relative path) records from GNU find; count symbolic links (never followed) and
+    note every folder find could not read as a problem. Folders are reported as records too, as progress."""
+    command = ["find", str(source), "-mindepth", "1", "(", "-type", "d", "-printf", "D\\0", ")", "-o",
+               "(", "-type", "l", "-printf", "L\\0", ")", "-o", *files_expression]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
+                                   preexec_fn=die_with_parent)
+        rest = b""
+        while chunk := process.stdout.read1(1 << 20):
+            progress()
+            records = (rest + chunk).split(b"\0")
+            rest = records.pop()
+            for record in records:
+                kind = record[:1]
+                if kind == b"F":
+                    size, mtime, path = record[1:].split(b" ", 2)
+                    yield "F", int(size), float(mtime), os.fsdecode(path)
+                elif kind == b"L":
+                    selection.symlinks += 1
+        process.wait()
+        errors.seek(0)
+        for line in errors.read().decode("utf-8", "surrogateescape").splitlines():
+            selection.problem(*_find_error(line, source))
+
+
+def _find_error(line: str, source: Path) -> tuple[str, str]:
+    """`find: '/src/a': Permission denied` -> ('a', 'cannot be read (Permission denied)')."""
+    match = re.match(r"find: ‘(.*)’: (.*)$|find: '(.*)': (.*)$", line)
+    if not match:
+        return ".", line
+    path, reason = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
+    relative = os.path.relpath(path, source) if path.startswith(str(source)) else path
+    return relative, f"cannot be read ({reason})"
