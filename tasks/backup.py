@@ -83,8 +83,8 @@ def _copy_and_prune(backup: Backup, tool: rc.Rclone, run: Run, result: results.R
                               "copies are kept. " + "; ".join(chosen.problem_examples),
                      problems=chosen.problems)
         return
-    sums = _hash_and_verify(backup, tool, destination, list_file, run, result)
-    if sums is None or not _seal(tool, destination, {**integrity.parse(earlier_sums), **sums}, run, backup, result):
+    sums_file = _hash_and_verify(backup, tool, destination, list_file, run, result)
+    if sums_file is None or not _seal(tool, destination, sums_file, earlier_sums, result):
         return
     _prune(backup, tool, today, False, result, log)
 
@@ -165,24 +165,26 @@ def _copy(backup, tool, destination, chosen, list_file, result, log) -> bool:
     return True
 
 
-def _hash_and_verify(backup, tool, destination, list_file, run, result) -> dict[str, str] | None:
-    """sha256 of every copied source file, then the copy compared with the source (unless `verify: off`)."""
-    sums_file = run.lists_dir / f"{backup.name}.new-sums"
+def _hash_and_verify(backup, tool, destination, list_file, run, result) -> Path | None:
+    """sha256 of every copied source file into a sums file, then the copy compared with the source (unless
+    `verify: off`). Returns the sums file, or None when the copy cannot be vouched for."""
+    sums_file = run.lists_dir / f"{backup.name}.{integrity.SUMS_NAME}"
     payload = {"source": str(backup.source_dir), "list_file": str(list_file), "sums_file": str(sums_file)}
     try:
-        problems = watchdog.run_child("hash", payload, run.stall_timeout)["problems"]
+        hashed = watchdog.run_child("hash", payload, run.stall_timeout)
     except watchdog.Stalled as error:
         result.alert("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was hashed "
                                  f"({error}): hung network mount? Old copies are kept")
         return None
-    sums = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
+    problems = hashed["problems"]
+    result.metrics["sealed_files"] = hashed["hashed"]
     if problems:
         result.alert("ERROR", f"{len(problems)} files changed or vanished after the copy, so their copy cannot "
                               "be vouched for; old copies are kept: " + "; ".join(problems[:20]))
         return None
     if backup.verify == "off":
         result.metrics["verified"] = "off"
-        return sums
+        return sums_file
     try:
         outcome = tool.check(backup.source_dir, destination, list_file, backup.verify == "download",
                              run.lists_dir / f"{backup.name}.check")
@@ -198,19 +200,22 @@ def _hash_and_verify(backup, tool, destination, list_file, run, result) -> dict[
     if not outcome.hash_checked:
         result.alert("WARNING", "content not hash-checked: the remote offers no common hash with the source, so "
                                 "only sizes were compared (`verify: download` reads the copy back)")
-    return sums
+    return sums_file
 
 
-def _seal(tool, destination, sums: dict[str, str], run: Run, backup: Backup, result) -> bool:
-    """Write SHA256SUMS last: from now on the folder counts as complete."""
-    local = run.lists_dir / f"{backup.name}.{integrity.SUMS_NAME}"
-    local.write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
+def _seal(tool, destination, sums_file: Path, earlier_sums: str, result) -> bool:
+    """Write SHA256SUMS last: from now on the folder counts as complete. An earlier run today's sums are kept
+    for the files this run did not copy again."""
+    if earlier_sums:
+        new = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
+        merged = {**integrity.parse(earlier_sums), **new}
+        sums_file.write_text(integrity.render(merged), encoding="utf-8", errors="surrogateescape")
+        result.metrics["sealed_files"] = len(merged)
     try:
-        tool.upload(local, rc.join(destination, integrity.SUMS_NAME))
+        tool.upload(sums_file, rc.join(destination, integrity.SUMS_NAME))
     except rc.RcloneError as error:
         result.alert("ERROR", f"cannot write {integrity.SUMS_NAME} into {result.destination}: {error}")
         return False
-    result.metrics["sealed_files"] = len(sums)
     return True
 
 

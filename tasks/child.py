@@ -24,10 +24,9 @@ def select(payload: dict) -> dict:
 
 
 def hash_files(payload: dict) -> dict:
-    sums, problems = integrity.hash_listed(Path(payload["source"]), Path(payload["list_file"]),
-                                           progress=Heartbeat())
-    Path(payload["sums_file"]).write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
-    return {"problems": problems}
+    hashed, problems = integrity.hash_listed(Path(payload["source"]), Path(payload["list_file"]),
+                                             Path(payload["sums_file"]), progress=Heartbeat())
+    return {"hashed": hashed, "problems": problems}
 
 
 WORK = {"probe": probe, "select": select, "hash": hash_files}

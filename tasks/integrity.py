@@ -25,12 +25,14 @@ def sha256_of(path: Path, progress=lambda: None) -> str:
     return digest.hexdigest()
 
 
-def hash_listed(source: Path, file_list: Path, progress=lambda: None) -> tuple[dict[str, str], list[str]]:
-    """sha256 of each file named in `file_list`; and the files that vanished or changed while being hashed.
+def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda: None) -> tuple[int, list[str]]:
+    """Write the sha256 of each file named in `file_list` to `sums_file` (SHA256SUMS format, streamed: memory
+    stays flat); return how many were hashed, and the files that vanished or changed while being hashed.
 
     `progress` is called for every MiB read, so a watchdog can tell slow hashing from a hung source."""
-    sums, problems = {}, []
-    with open(file_list, encoding="utf-8", errors="surrogateescape") as listing:
+    hashed, problems = 0, []
+    with open(file_list, encoding="utf-8", errors="surrogateescape") as listing, \
+            open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums:
         for line in listing:
             relative = line.rstrip("\n")
             path = source / relative
@@ -44,8 +46,9 @@ def hash_listed(source: Path, file_list: Path, progress=lambda: None) -> tuple[d
             if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
                 problems.append(f"{relative}: changed while being hashed")
                 continue
-            sums[relative] = digest
-    return sums, problems
+            sums.write(f"{digest}  {relative}\n")
+            hashed += 1
+    return hashed, problems
 
 
 def parse(text: str) -> dict[str, str]:

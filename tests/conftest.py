@@ -44,8 +44,8 @@ def sealed_listing(folder: Path) -> dict[str, bytes]:
     """The files of a dated folder, after checking that its SHA256SUMS lists exactly them, with the right sums."""
     files = listing(folder)
     sums = files.pop("SHA256SUMS").decode()
-    expected = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
-    assert sums == expected
+    expected = {f"{hashlib.sha256(files[name]).hexdigest()}  {name}" for name in files}
+    assert sums.endswith("\n") and sorted(sums.splitlines()) == sorted(expected)
     return files
 
 
