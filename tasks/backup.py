@@ -1,4 +1,5 @@
-"""One backup, start to finish: read its checks, select, size, copy, verify, seal, prune; and a due restore drill.
+"""One backup, start to finish: read its checks, select, size, copy (hashing meanwhile), verify, seal, prune; and
+a due restore drill.
 
 The order is the safety argument: nothing is deleted unless today's copy of every selected file was confirmed at
 the destination, compared with the source and sealed with its SHA256SUMS in this very run.
@@ -7,6 +8,7 @@ the destination, compared with the source and sealed with its SHA256SUMS in this
 import dataclasses
 import datetime
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tasks import integrity, retention, selection, watchdog
@@ -76,15 +78,20 @@ def _copy_and_prune(backup: Backup, tool: rc.Rclone, run: Run, result: results.R
     except rc.RcloneError as error:
         result.alert("ERROR", f"cannot prepare {result.destination} for the copy: {error}. Old copies are kept")
         return
-    if not _copy(backup, tool, destination, chosen, list_file, result, log):
+    sums_file = run.lists_dir / f"{backup.name}.{integrity.SUMS_NAME}"
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while rclone uploads it: it costs no time
+        hashing = pool.submit(_hash, backup, list_file, sums_file, run)
+        copied = _copy(backup, tool, destination, chosen, list_file, result, log)
+        hashed = hashing.result()
+    if not copied:
         return
     if chosen.problems:
         result.alert("ERROR", f"{chosen.problems} entries in {backup.source_dir} could not be copied; old "
                               "copies are kept. " + "; ".join(chosen.problem_examples),
                      problems=chosen.problems)
         return
-    sums_file = _hash_and_verify(backup, tool, destination, list_file, run, result)
-    if sums_file is None or not _seal(tool, destination, sums_file, earlier_sums, result):
+    if not (_hashed_all(hashed, backup, result) and _verify(backup, tool, destination, list_file, run, result)
+            and _seal(tool, destination, sums_file, earlier_sums, result)):
         return
     _prune(backup, tool, today, False, result, log)
 
@@ -165,42 +172,50 @@ def _copy(backup, tool, destination, chosen, list_file, result, log) -> bool:
     return True
 
 
-def _hash_and_verify(backup, tool, destination, list_file, run, result) -> Path | None:
-    """sha256 of every copied source file into a sums file, then the copy compared with the source (unless
-    `verify: off`). Returns the sums file, or None when the copy cannot be vouched for."""
-    sums_file = run.lists_dir / f"{backup.name}.{integrity.SUMS_NAME}"
+def _hash(backup: Backup, list_file: Path, sums_file: Path, run: Run) -> dict:
+    """sha256 of every listed source file into `sums_file`, in a watched child: {"hashed", "problems"}, or
+    {"stalled": why} when the source stopped answering."""
     payload = {"source": str(backup.source_dir), "list_file": str(list_file), "sums_file": str(sums_file)}
     try:
-        hashed = watchdog.run_child("hash", payload, run.stall_timeout)
+        return watchdog.run_child("hash", payload, run.stall_timeout)
     except watchdog.Stalled as error:
+        return {"stalled": str(error)}
+
+
+def _hashed_all(hashed: dict, backup: Backup, result) -> bool:
+    if "stalled" in hashed:
         result.alert("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was hashed "
-                                 f"({error}): hung network mount? Old copies are kept")
-        return None
-    problems = hashed["problems"]
+                                 f"({hashed['stalled']}): hung network mount? Old copies are kept")
+        return False
     result.metrics["sealed_files"] = hashed["hashed"]
-    if problems:
-        result.alert("ERROR", f"{len(problems)} files changed or vanished after the copy, so their copy cannot "
-                              "be vouched for; old copies are kept: " + "; ".join(problems[:20]))
-        return None
+    if hashed["problems"]:
+        result.alert("ERROR", f"{len(hashed['problems'])} files changed or vanished during the copy, so their copy "
+                              "cannot be vouched for; old copies are kept: " + "; ".join(hashed["problems"][:20]))
+        return False
+    return True
+
+
+def _verify(backup, tool, destination, list_file, run, result) -> bool:
+    """Compare the copy with the source, file by file (unless `verify: off`)."""
     if backup.verify == "off":
         result.metrics["verified"] = "off"
-        return sums_file
+        return True
     try:
         outcome = tool.check(backup.source_dir, destination, list_file, backup.verify == "download",
                              run.lists_dir / f"{backup.name}.check")
     except rc.RcloneError as error:
         result.alert("ERROR", f"verification of {result.destination} could not run: {error}")
-        return None
+        return False
     if not outcome.clean:
         result.alert("ERROR", f"verification of {result.destination} failed: " + outcome.describe()
                      + ". Old copies are kept", differ=len(outcome.differ), missing=len(outcome.missing))
-        return None
+        return False
     result.metrics["verified"] = "download" if backup.verify == "download" else (
         "hash" if outcome.hash_checked else "size")
     if not outcome.hash_checked:
         result.alert("WARNING", "content not hash-checked: the remote offers no common hash with the source, so "
                                 "only sizes were compared (`verify: download` reads the copy back)")
-    return sums_file
+    return True
 
 
 def _seal(tool, destination, sums_file: Path, earlier_sums: str, result) -> bool:

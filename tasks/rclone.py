@@ -249,7 +249,7 @@ class Rclone:
     def read_text(self, path: str) -> str | None:
         """The content of a small remote file, or None when it does not exist."""
         result = self._run("cat", path)
-        if result.returncode in (DIRECTORY_NOT_FOUND, FILE_NOT_FOUND):
+        if result.returncode in (DIRECTORY_NOT_FOUND, FILE_NOT_FOUND) or "does not exist" in result.stderr:
             return None
         if result.returncode != 0:
             raise self._fail(result, f"cannot read {redact(path)}")
