@@ -11,7 +11,6 @@ import argparse
 import os
 import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -117,13 +116,15 @@ def whole_run(work: Path, repeat: int) -> None:
             ("local folder", str(work / "dst-ours"), str(work / "dst-raw"), []),
             ("sftp on 127.0.0.1", "offsite:ours", "offsite:raw", ["--config", str(server.rclone_config)]),
         ):
-            local_root = work if kind == "local folder" else server.root
             Path(work / "dst-ours").mkdir(exist_ok=True)
 
             def clean():
-                for name in ("dst-ours", "dst-raw", "ours", "raw"):
-                    shutil.rmtree(local_root / name, ignore_errors=True)
-                (work / "dst-ours").mkdir(exist_ok=True)
+                for name in ("dst-ours", "dst-raw"):
+                    shutil.rmtree(work / name, ignore_errors=True)
+                (work / "dst-ours").mkdir()
+                for name in ("ours", "raw"):  # through the server: rclone serve caches what it has seen
+                    subprocess.run([RCLONE, "purge", f"offsite:{name}", "--config", str(server.rclone_config)],
+                                   capture_output=True)
 
             timings = {}
             for verify in ("off", "checksum"):
@@ -151,7 +152,7 @@ def whole_run(work: Path, repeat: int) -> None:
 
 
 def listing(work: Path, repeat: int) -> None:
-    folder = work / "list"
+    folder = work / "list-bench"
     folder.mkdir(exist_ok=True)
     config = write_config(folder / "config.yaml", [
         {"name": f"backup{n:03}", "source_dir": f"/mnt/usb/b{n}", "rclone_path": f"offsite:b{n}", "days": 1}
@@ -239,6 +240,12 @@ def main() -> None:
                 ROWS.append((name, "failed", " ".join(first[1:3])[:300], "", "", "**no**"))
     table = ["| measure | ours | reference | ratio | target | met |", "| --- | --- | --- | --- | --- | --- |"]
     table += ["| " + " | ".join(cells) + " |" for cells in ROWS]
+    if options.out.exists() and set(chosen) != set(sections):  # keep the earlier rows of the sections not run
+        measured = {cells[0] for cells in ROWS}
+        earlier = [line for line in options.out.read_text().splitlines()
+                   if line.startswith("| ") and not line.startswith(("| measure", "| ---"))
+                   and line.split(" | ")[0][2:] not in measured]
+        table[2:2] = earlier
     command = "scripts/benchmark.py " + " ".join(sys.argv[1:])
     report = (f"Machine: {machine()}.\n\nCommand: `.venv/bin/python {command.strip()}` "
               f"({time.time() - started:.0f} s, medians of {options.repeat} runs after a warm-up; "

@@ -156,7 +156,8 @@ def _fail(message: str, config_path: Path):
     if notifications:
         now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         problem = summary.Line(task="config", status="failed", reason="invalid config, nothing was done")
-        alert = results.Alert(level="CRITICAL", subject="config", message=f"invalid config, nothing was done: {message}")
+        alert = results.Alert(level="CRITICAL", subject="config",
+                              message=f"invalid config, nothing was done: {message}")
         report = summary.Summary(host=socket.gethostname(), started=now, dry_run=False, backups=(),
                                  checks=(problem,), alerts=(alert,))
         announce("run", notifications, report.host, report)

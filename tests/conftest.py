@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -107,7 +106,7 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 15) -> 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"rclone serve exited early: {process.stderr.read()}")
+            raise RuntimeError(f"rclone serve exited early (exit {process.returncode})")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
@@ -138,7 +137,7 @@ class RcloneServer:
         self.process = subprocess.Popen(
             [RCLONE, "serve", self.kind, str(self.root), "--addr", f"127.0.0.1:{self.port}",
              "--user", self.user, "--pass", self.password, "--config", "/dev/null"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # an unread pipe fills up and blocks it
         wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
@@ -187,11 +186,11 @@ class FuseMount:
         mount_point.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen([RCLONE, "mount", str(backing), str(mount_point), "--config", "/dev/null",
                                          "--dir-cache-time", "0s", "--attr-timeout", "0s"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while not os.path.ismount(mount_point):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rclone mount failed: {self.process.stderr.read() if self.process.poll() else ''}")
+                raise RuntimeError(f"rclone mount of {backing} did not appear (exit {self.process.poll()})")
             time.sleep(0.05)
 
     def hang(self) -> None:

@@ -340,7 +340,8 @@ BROKEN_CONFIGS = {
     "name with slash": "backup_copy_list:\n  - {name: a/b, source_dir: /x, rclone_path: 'r:'}\n",
     "days as text": "backup_copy_list:\n  - {name: x, source_dir: /x, rclone_path: 'r:', days: seven}\n",
     "boolean size": "backup_copy_list:\n  - {name: x, source_dir: /x, rclone_path: 'r:', max_size_mb: yes}\n",
-    "filter flag": "rclone: {flags: [--max-age, 1d]}\nbackup_copy_list:\n  - {name: x, source_dir: /x, rclone_path: 'r:'}\n",
+    "filter flag": "rclone: {flags: [--max-age, 1d]}\n"
+                   "backup_copy_list:\n  - {name: x, source_dir: /x, rclone_path: 'r:'}\n",
     "secrets file too open": None,
 }
 

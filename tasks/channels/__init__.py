@@ -16,8 +16,6 @@ import logging
 import pkgutil
 import time
 
-import requests
-
 from tasks.summary import Summary
 
 log = logging.getLogger("backup.notify")
@@ -54,9 +52,12 @@ class Http:
 
     def __init__(self, timeout: float):
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = None
 
-    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+    def request(self, method: str, url: str, **kwargs):
+        import requests  # here, not at the top: `doit list` loads every channel module and needs none of this
+
+        self.session = self.session or requests.Session()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:

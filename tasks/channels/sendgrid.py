@@ -1,9 +1,5 @@
 """The summary mail through SendGrid's v3 mail send API (the `sendgrid` package)."""
 
-import python_http_client
-from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Mail
-
 from tasks import render
 from tasks.channels import ChannelError, http_error
 
@@ -20,6 +16,10 @@ NEEDS_RECIPIENTS = True
 def send(event, settings, secrets, http) -> bool:
     if not event.worth_a_message:
         return False
+    import python_http_client  # here, not at the top: loading the package takes longer than `doit list` itself
+    from sendgrid import SendGridAPIClient
+    from sendgrid.helpers.mail import Mail
+
     subject, plain, page = mail_parts(event)
     message = Mail(from_email=settings["from"], to_emails=list(event.recipients), subject=subject,
                    plain_text_content=plain, html_content=page)
