@@ -359,13 +359,12 @@ class Rclone:
                     messages.append(described)
 
         try:
-            result = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
-                                   *self.settings.flags, on_entry=on_entry)
-        except RcloneError as error:
-            return CopyOutcome(returncode=-1, copied=counts["copied"], replaced=counts["replaced"],
-                               checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
-                               errors=int(stats.get("errors", 0)) + 1, messages=tuple(messages) + (str(error),))
-        return CopyOutcome(returncode=result.returncode, copied=counts["copied"], replaced=counts["replaced"],
+            returncode = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
+                                       *self.settings.flags, on_entry=on_entry).returncode
+        except RcloneError as error:  # stopped by the watchdog
+            returncode = -1
+            messages.append(str(error))
+        return CopyOutcome(returncode=returncode, copied=counts["copied"], replaced=counts["replaced"],
                            checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
                            errors=int(stats.get("errors", 0)), messages=tuple(messages))
 

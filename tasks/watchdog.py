@@ -44,24 +44,20 @@ def lines(process: subprocess.Popen, stream, stall_seconds: float, progress_of=N
     pending = b""
     try:
         while True:
-            if not selector.select(timeout=1.0):
-                if time.monotonic() - last_progress > stall_seconds:
-                    process.kill()
-                    raise Stalled(f"no progress for {stall_seconds:g} s")
-                continue
-            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
-            if not chunk:
-                if pending:
-                    yield pending.decode("utf-8", "replace")
-                return
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                line = raw.decode("utf-8", "replace")
-                value = progress_of(line) if progress_of else object()
-                if value != last_value:
-                    last_value, last_progress = value, time.monotonic()
-                yield line
+            if selector.select(timeout=1.0):
+                chunk = stream.read1(65536)
+                if not chunk:
+                    if pending:
+                        yield pending.decode("utf-8", "replace")
+                    return
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    line = raw.decode("utf-8", "replace")
+                    value = progress_of(line) if progress_of else object()
+                    if value != last_value:
+                        last_value, last_progress = value, time.monotonic()
+                    yield line
             if time.monotonic() - last_progress > stall_seconds:
                 process.kill()
                 raise Stalled(f"no progress for {stall_seconds:g} s")
