@@ -7,6 +7,9 @@
     doit config=PATH ...          use another config file (its folder holds the run state)
     doit verify                   check the newest complete folder of every backup against its SHA256SUMS
     doit run restore:NAME target=/path [date=YYYY-MM-DD]   download a dated folder and check it
+
+Where the work is: tasks/kinds.py lists how task kinds are declared, tasks/actions/ holds them (one module per
+action: checks, backup, folders, messages), tasks/graph.py turns them and the config into the tasks below.
 """
 
 import doit
@@ -18,4 +21,5 @@ DOIT_CONFIG = PLAN.doit_config
 
 
 def task_offsite_backup():
+    """Every task of every kind in tasks/actions, for every backup of the config (tasks.graph)."""
     yield from graph.tasks(PLAN)

@@ -1,29 +1,25 @@
 """Load `config.yaml`, validate it against `tasks.schema`, and turn it into plain, typed settings.
 
-Every problem is reported at once, each with its path (`backup_copy_list[2].rclone_path: required field`), so an
-administrator fixes the file in one go. Nothing here touches a source, a remote or the network.
+Every problem is reported at once, each with its place (`backup_copy_list[2].rclone_path: required field`), so an
+administrator fixes the file in one go. A problem blocks only what it touches: `read` keeps the backups and the
+notification settings no problem touches, so a chat token never stands between an administrator and a restore;
+a full run refuses to start while there is any problem (tasks.graph). Nothing here touches a source, a remote or
+the network.
 """
 
 import dataclasses
+import re
 import shutil
 import sys
 from pathlib import Path
 
-import cerberus
-import yaml
-
-from tasks import channels, schema, secrets
+from tasks import channels, config_yaml, schema, secrets, validation
+from tasks.config_yaml import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the file and every problem found."""
-
-    def __init__(self, message: str, log_file: Path | None = None):
-        super().__init__(message)
-        self.log_file = log_file  # where the administrator expects the log, when that much could be read
+__all__ = ["ConfigError", "Config", "Backup", "Notifications", "RcloneSettings", "RetentionPolicy", "load", "read"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +39,8 @@ class RetentionPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class Backup:
+    """One entry of `backup_copy_list`, with every default filled in from the schema."""
+
     name: str
     source_dir: Path
     rclone_path: str
@@ -52,10 +50,10 @@ class Backup:
     min_free_gb: float
     exclude: tuple[str, ...]
     rclone: RcloneSettings
-    verify: str = "checksum"
-    drill_every_days: int = 0
-    drill_files: int = 5
-    drill_max_mb: float = 100
+    verify: str
+    drill_every_days: int
+    drill_files: int
+    drill_max_mb: float
 
     @property
     def max_bytes(self) -> int:
@@ -75,145 +73,80 @@ class Notifications:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The usable parts of a config file and every problem found in it (none: the whole file is sound)."""
+
     path: Path
-    email: tuple[str, ...]
     log_level: str
     log_file: Path
     check_timeout_seconds: int
     stall_timeout_seconds: int
     lock_wait_seconds: int
-    backups: tuple[Backup, ...]
-    notifications: Notifications
+    backups: tuple[Backup, ...]             # the entries no problem touches
+    notifications: Notifications | None     # None: a problem touches them, nothing can be sent
+    problems: tuple[str, ...] = ()          # `place: message`, or one message when the file cannot be read
+    unusable_backups: tuple[str, ...] = ()  # names of the entries a problem touches
+
+    def report(self) -> str:
+        """Every problem, one per line, under the file's name."""
+        return f"{self.path}: {len(self.problems)} problem(s):\n" + "\n".join(f"  {line}" for line in self.problems)
 
 
 def load(path: Path = DEFAULT_CONFIG) -> Config:
-    """Read, validate and convert the file at `path`; raise ConfigError naming every problem."""
+    """The whole config, or ConfigError naming every problem: for what needs all of it (a full run)."""
+    found = read(path)
+    if found.problems:
+        raise ConfigError(found.report())
+    return found
+
+
+def read(path: Path = DEFAULT_CONFIG) -> Config:
+    """The config with its problems listed and the parts they touch left out; never raises for its content."""
     path = Path(path)
-    document = _parse_yaml(path)
-    validator = _Validator(schema.SCHEMA)
-    if not validator.validate(document):
-        log_file = document.get("log_file")
-        raise ConfigError(_report(path, _flatten(validator.errors)),
-                          _project_path(log_file) if isinstance(log_file, str) and log_file else None)
-    settings = validator.document
-    log_file = _project_path(settings["log_file"])
     try:
-        found_secrets = _load_secrets(settings)
-    except secrets.SecretsError as error:
-        raise ConfigError(f"{path}: {error}", log_file) from None
-    problems = _duplicate_names(settings["backup_copy_list"]) + _notification_problems(settings, found_secrets)
-    if problems:
-        raise ConfigError(_report(path, problems), log_file)
-    return _build(path, settings, found_secrets)
+        document, found = config_yaml.read(path)
+    except ConfigError as error:
+        return _nothing_usable(path, str(error))
+    found += validation.problems(document)
+    settings = validation.sound_parts(document, [position for position, _ in found])
+    if settings is None:
+        return _nothing_usable(path, *_lines(found))
+    notifications, notification_problems = _notifications(settings, found)
+    found += notification_problems
+    backups = _backups(settings)
+    entries = document.get(validation.BACKUPS)
+    named = {entry.get("name") for entry in (entries if isinstance(entries, list) else ()) if isinstance(entry, dict)}
+    unusable = {name for name in named if isinstance(name, str) and re.fullmatch(schema.NAME_PATTERN, name)}
+    unusable -= {backup.name for backup in backups}
+    return Config(
+        path=path,
+        log_level=settings["log_level"],
+        log_file=project_path(settings["log_file"]),
+        check_timeout_seconds=settings["check_timeout_seconds"],
+        stall_timeout_seconds=settings["stall_timeout_seconds"],
+        lock_wait_seconds=settings["lock_wait_seconds"],
+        backups=backups,
+        notifications=notifications,
+        problems=tuple(_lines(found)),
+        unusable_backups=tuple(sorted(unusable)),
+    )
 
 
-def _parse_yaml(path: Path) -> dict:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found: copy var/config.example.yaml to it and edit it") from None
-    except OSError as error:
-        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line}: not valid UTF-8 text (byte {raw[error.start]:#04x})") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{path}: {where}YAML syntax error: {problem}") from None
-    if document is None:
-        raise ConfigError(f"{path}: the file is empty; see var/config.example.yaml")
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of settings (key: value), "
-                          f"not a {type(document).__name__}")
-    return document
+def _lines(found) -> list[str]:
+    return sorted(f"{validation.place(position)}: {message}" for position, message in found)
 
 
-class _Validator(cerberus.Validator):
-    """Cerberus with the checks a regex cannot express."""
-
-    def _normalize_coerce_upper(self, value):
-        return value.upper() if isinstance(value, str) else value
-
-    # Cerberus calls these even when the type rule already failed: they must accept anything.
-    def _check_with_rclone_path(self, field, value):
-        if not isinstance(value, str):
-            return
-        if "\n" in value or "\0" in value:
-            self._error(field, "must be one line")
-        elif ":" in value.split("/", 1)[0] and not schema.REMOTE_PATTERN.match(value):
-            self._error(field, "not a valid rclone destination: use 'remote:path' (remote names: letters, digits, "
-                               "_ . + @ - and space), ':backend,option=value:path' or a local folder")
-
-    def _check_with_rclone_flags(self, field, value):
-        for flag in value if isinstance(value, list) else ():
-            name = flag.split("=", 1)[0] if isinstance(flag, str) else None
-            if name in schema.REFUSED_FLAGS:
-                self._error(field, f"{name} is not allowed here: it {schema.REFUSED_FLAGS[name]}")
+def _nothing_usable(path: Path, *problems: str) -> Config:
+    """A file that cannot be read at all: defaults where the run needs values, no backups, no notifications."""
+    defaults = validation.sound_parts({}, [])
+    return Config(path=path, log_level=defaults["log_level"], log_file=project_path(defaults["log_file"]),
+                  check_timeout_seconds=defaults["check_timeout_seconds"],
+                  stall_timeout_seconds=defaults["stall_timeout_seconds"],
+                  lock_wait_seconds=defaults["lock_wait_seconds"], backups=(), notifications=None,
+                  problems=problems)
 
 
-def _flatten(errors, prefix="") -> list[str]:
-    """Turn Cerberus' nested error tree into `path.to[2].field: message` lines."""
-    lines = []
-    for key, entries in errors.items():
-        path = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
-        for entry in entries:
-            if isinstance(entry, dict):
-                lines.extend(_flatten(entry, path))
-            else:
-                lines.append(f"{path}: {entry}")
-    return lines
-
-
-def _duplicate_names(entries: list[dict]) -> list[str]:
-    seen = {}
-    problems = []
-    for index, entry in enumerate(entries):
-        name = entry["name"]
-        if name.lower() in seen:
-            problems.append(f"backup_copy_list[{index}].name: '{name}' is already used by "
-                            f"backup_copy_list[{seen[name.lower()]}] (names must be unique, ignoring case)")
-        else:
-            seen[name.lower()] = index
-    return problems
-
-
-def _configured_channels(settings: dict) -> dict:
-    return {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
-
-
-def _load_secrets(settings: dict) -> secrets.Secrets:
-    names = {name for module in _configured_channels(settings).values() for name in module.SECRETS}
-    if "smtp" in settings["notifications"]:
-        names.add("SMTP_PASSWORD")
-    return secrets.load(names, _project_path(settings["secrets_file"]))
-
-
-def _notification_problems(settings: dict, found: secrets.Secrets) -> list[str]:
-    """A configured channel without its secrets or recipients would fail at the end of the run: say so now."""
-    problems = []
-    for name, module in _configured_channels(settings).items():
-        for secret in module.SECRETS:
-            if secret not in found:
-                problems.append(f"notifications.{name}: needs {secret}, set in {found.source}")
-        if getattr(module, "NEEDS_RECIPIENTS", False) and not settings["email"]:
-            problems.append(f"notifications.{name}: `email` lists no recipient")
-    smtp = settings["notifications"].get("smtp")
-    if smtp and smtp.get("username") and "SMTP_PASSWORD" not in found:
-        problems.append(f"notifications.smtp: username is set, so it needs SMTP_PASSWORD, set in {found.source}")
-    return problems
-
-
-def _report(path: Path, problems: list[str]) -> str:
-    return f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {line}" for line in sorted(problems))
-
-
-def _project_path(value: str) -> Path:
+def project_path(value: str) -> Path:
+    """A path from the config: relative ones are relative to the project folder."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
 
@@ -222,7 +155,7 @@ def _destination(value: str) -> str:
     """A remote stays as written; a local folder becomes absolute (relative to the project folder)."""
     if schema.REMOTE_PATTERN.match(value):
         return value
-    return str(_project_path(value))
+    return str(project_path(value))
 
 
 def default_rclone_binary() -> str:
@@ -235,7 +168,7 @@ def _rclone_settings(general: dict, own: dict) -> RcloneSettings:
     config = own.get("config") or general.get("config")
     return RcloneSettings(
         binary=own.get("binary") or general.get("binary") or default_rclone_binary(),
-        config=str(_project_path(config)) if config else None,
+        config=str(project_path(config)) if config else None,
         flags=tuple(general.get("flags", ())) + tuple(own.get("flags", ())),
     )
 
@@ -245,11 +178,11 @@ def _plain(number: float) -> float:
     return int(number) if float(number).is_integer() else number
 
 
-def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config:
-    backups = tuple(
+def _backups(settings: dict) -> tuple[Backup, ...]:
+    return tuple(
         Backup(
             name=entry["name"],
-            source_dir=_project_path(entry["source_dir"]),
+            source_dir=project_path(entry["source_dir"]),
             rclone_path=_destination(entry["rclone_path"]),
             max_size_mb=_plain(entry["max_size_mb"]),
             days=entry["days"] or 0,
@@ -263,49 +196,46 @@ def _build(path: Path, settings: dict, found_secrets: secrets.Secrets) -> Config
             drill_files=entry["drill_files"],
             drill_max_mb=_plain(entry["drill_max_mb"]),
         )
-        for entry in settings["backup_copy_list"]
-    )
-    return Config(
-        path=path,
-        email=tuple(settings["email"]),
-        log_level=settings["log_level"],
-        log_file=_project_path(settings["log_file"]),
-        check_timeout_seconds=settings["check_timeout_seconds"],
-        stall_timeout_seconds=settings["stall_timeout_seconds"],
-        lock_wait_seconds=settings["lock_wait_seconds"],
-        backups=backups,
-        notifications=_notifications(settings, found_secrets),
+        for entry in settings[validation.BACKUPS]
     )
 
 
-def _notifications(settings: dict, found_secrets: secrets.Secrets) -> Notifications:
+def _notifications(settings: dict, found: list) -> tuple[Notifications | None, list]:
+    """The notification settings and the problems of their secrets; None when any problem touches them."""
+    configured = {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
+    try:
+        loaded = secrets.load(_secret_names(settings, configured), project_path(settings["secrets_file"]))
+    except secrets.SecretsError as error:
+        return None, [(("secrets_file",), str(error))]
+    problems = _secret_problems(settings, configured, loaded)
+    if problems or any(position[0] in validation.NOTIFICATION_KEYS for position, _ in found):
+        return None, problems
     return Notifications(
-        channels={name: settings["notifications"][name] for name in _configured_channels(settings)},
+        channels={name: settings["notifications"][name] for name in configured},
         recipients=tuple(settings["email"]),
         notify_on_success=settings["notify_on_success"],
         attempts=settings["notifications"]["attempts"],
         retry_wait_seconds=settings["notifications"]["retry_wait_seconds"],
         timeout_seconds=settings["notifications"]["timeout_seconds"],
-        secrets=found_secrets,
-    )
+        secrets=loaded,
+    ), []
 
 
-NOTIFICATION_KEYS = ("email", "notify_on_success", "secrets_file", "notifications")
+def _secret_names(settings: dict, configured: dict) -> set[str]:
+    names = {name for module in configured.values() for name in module.SECRETS}
+    return names | ({"SMTP_PASSWORD"} if "smtp" in configured else set())
 
 
-def usable_notifications(path: Path) -> Notifications | None:
-    """The notification settings of a config that is invalid elsewhere, if they alone are sound: so that a broken
-    config still reaches the administrator by the usual channels. None when they are not usable either."""
-    try:
-        document = _parse_yaml(Path(path))
-    except ConfigError:
-        return None
-    validator = _Validator({key: schema.SCHEMA[key] for key in NOTIFICATION_KEYS})
-    if not validator.validate({key: document[key] for key in NOTIFICATION_KEYS if key in document}):
-        return None
-    settings = validator.document
-    try:
-        found = _load_secrets(settings)
-    except secrets.SecretsError:
-        return None
-    return None if _notification_problems(settings, found) else _notifications(settings, found)
+def _secret_problems(settings: dict, configured: dict, found: secrets.Secrets) -> list:
+    """A configured channel without its secrets or recipients would fail at the end of the run: say so now."""
+    problems = []
+    for name, module in configured.items():
+        problems += [(("notifications", name), f"needs {secret}, set in {found.source}")
+                     for secret in module.SECRETS if secret not in found]
+        if getattr(module, "NEEDS_RECIPIENTS", False) and not settings["email"]:
+            problems.append((("notifications", name), "`email` lists no recipient"))
+    smtp = settings["notifications"].get("smtp")
+    if smtp and smtp.get("username") and "SMTP_PASSWORD" not in found:
+        problems.append((("notifications", "smtp"), f"username is set, so it needs SMTP_PASSWORD, set in "
+                                                    f"{found.source}"))
+    return problems

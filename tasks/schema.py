@@ -1,12 +1,13 @@
-"""The configuration schema: the single source of truth for keys, types, defaults and their meaning.
+"""The configuration schema: the single source of truth for keys, types, defaults, rules and their meaning.
 
-`tasks.config` validates against it, `var/config.example.yaml` and the README document it, and a test keeps
-all three in step.
+`tasks.config` validates against it; `scripts/config_docs.py` generates `var/config.example.yaml` and the
+README's configuration tables from it, and a test fails while they differ.
 """
 
 import re
 
 from tasks import channels
+from tasks.keys import key
 
 #: Backup names become folder names (`<name>_YYYY-MM-DD`) and doit task names: keep them plain.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -26,169 +27,100 @@ REFUSED_FLAGS = {
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 RCLONE_SCHEMA = {
-    "binary": {
-        "type": "string", "empty": False,
-        "meta": {"doc": "rclone program to run. Default: the one installed in the project's virtualenv, "
-                        "else `rclone` on PATH."},
-    },
-    "config": {
-        "type": "string", "empty": False,
-        "meta": {"doc": "rclone config file. Default: rclone's own choice (honours RCLONE_CONFIG)."},
-    },
-    "flags": {
-        "type": "list", "schema": {"type": "string"}, "check_with": "rclone_flags",
-        "meta": {"doc": "Extra rclone flags for copies, e.g. [\"--bwlimit\", \"8M\", \"--transfers\", \"2\"]. "
-                        "Per-backup flags are added after the global ones. Filter flags are refused: use `exclude`."},
-    },
+    "binary": key("string", "rclone program to run; absent: the one installed in the project's virtualenv, "
+                            "else `rclone` on PATH.", empty=False),
+    "config": key("string", "rclone config file; absent: rclone's own choice (which honours RCLONE_CONFIG).",
+                  empty=False),
+    "flags": key("list", "Extra rclone flags for copies; flags that change which files are copied or the output "
+                         "the tool reads (`--exclude`, `--max-age`, `--log-file` …) are refused.",
+                 example=["--bwlimit", "8M", "--transfers", "4"],
+                 schema={"type": "string"}, check_with="rclone_flags"),
 }
 
 BACKUP_SCHEMA = {
-    "name": {
-        "type": "string", "required": True, "regex": NAME_PATTERN,
-        "meta": {"doc": "Unique name; the copy goes into `<rclone_path>/<name>_YYYY-MM-DD`. Letters, digits, "
-                        "`.`, `_`, `-`; at most 64 characters."},
-    },
-    "source_dir": {
-        "type": "string", "required": True, "empty": False,
-        "meta": {"doc": "Folder to copy, read recursively (a USB disk or Samba mount). Relative paths are "
-                        "relative to the project folder."},
-    },
-    "rclone_path": {
-        "type": "string", "required": True, "empty": False, "check_with": "rclone_path",
-        "meta": {"doc": "Destination: `remote:path` of a configured rclone remote, or a local folder that "
-                        "must already exist (relative paths are relative to the project folder)."},
-    },
-    "max_size_mb": {
-        "type": "number", "min": 1, "default": 1024,
-        "meta": {"doc": "Refuse the copy (ERROR alert) when the selected files total more than this many "
-                        "MiB (1 MiB = 1,048,576 bytes)."},
-    },
-    "days": {
-        "type": "integer", "min": 0, "nullable": True, "default": 0,
-        "meta": {"doc": "Copy only files modified in the last `days` x 24 hours. 0, empty or absent: all files."},
-    },
-    "retention": {
-        "type": "integer", "min": 1, "default": 2,
-        "meta": {"doc": "Keep this many newest dated folders."},
-    },
-    "retention_days": {
-        "type": "integer", "min": 0, "default": 0,
-        "meta": {"doc": "Also keep the newest folder of each of the last N days that have one."},
-    },
-    "retention_weeks": {
-        "type": "integer", "min": 0, "default": 0,
-        "meta": {"doc": "Also keep the newest folder of each of the last N ISO weeks that have one."},
-    },
-    "retention_months": {
-        "type": "integer", "min": 0, "default": 0,
-        "meta": {"doc": "Also keep the newest folder of each of the last N months that have one."},
-    },
-    "min_free_gb": {
-        "type": "number", "min": 0,
-        "meta": {"doc": "Override the global `min_free_gb` for this destination."},
-    },
-    "exclude": {
-        "type": "list", "schema": {"type": "string", "empty": False}, "default": [],
-        "meta": {"doc": "Glob patterns of files to leave out, matched against the path below `source_dir` "
-                        "(`*` also crosses `/`) and against the bare file name, e.g. [\"*.tmp\", \"cache/*\"]."},
-    },
-    "verify": {
-        "type": "string", "allowed": ["checksum", "download", "off"], "default": "checksum",
-        "meta": {"doc": "After each copy: compare by hash where source and remote share one, else by size "
-                        "(checksum); read every copied file back (download); or not at all (off)."},
-    },
-    "drill_every_days": {
-        "type": "integer", "min": 0, "default": 0,
-        "meta": {"doc": "Every N days, download a random sample of the newest complete folder and check it "
-                        "against its SHA256SUMS (restore drill). 0: never."},
-    },
-    "drill_files": {
-        "type": "integer", "min": 1, "default": 5,
-        "meta": {"doc": "At most this many files in a restore drill."},
-    },
-    "drill_max_mb": {
-        "type": "number", "min": 1, "default": 100,
-        "meta": {"doc": "At most this many MiB downloaded by a restore drill."},
-    },
-    "rclone": {
-        "type": "dict", "schema": RCLONE_SCHEMA, "default": {},
-        "meta": {"doc": "rclone settings for this backup only (binary, config, flags)."},
-    },
+    "name": key("string", "Unique name (ignoring case); the copy goes into `<rclone_path>/<name>_YYYY-MM-DD`. "
+                          "Letters, digits, `.`, `_`, `-`; at most 64 characters.",
+                example="contabo1", required=True, regex=NAME_PATTERN),
+    "source_dir": key("string", "Folder to copy, read recursively (a USB disk or Samba mount); relative paths are "
+                                "relative to the project folder.",
+                      example="/mnt/usb1/backups/contabo1", required=True, empty=False),
+    "rclone_path": key("string", "Destination: `remote:path` of a configured rclone remote, "
+                                 "`:backend,option=value:path`, or a local folder that must already exist.",
+                       example="onedrive:offsite", required=True, empty=False, check_with="rclone_path"),
+    "max_size_mb": key("number", "Refuse the copy (ERROR alert) when the selected files total more than this many "
+                                 "MiB (1 MiB = 1,048,576 bytes).", default=1024, min=1),
+    "days": key("integer", "Copy only files modified in the last `days` × 24 hours; 0, empty or absent: all files.",
+                example=1, default=0, min=0, nullable=True),
+    "retention": key("integer", "Keep this many newest dated folders.", default=2, min=1),
+    "retention_days": key("integer", "Also keep the newest folder of each of the last N days that have one; "
+                                     "0: none.", default=0, min=0),
+    "retention_weeks": key("integer", "Also keep the newest folder of each of the last N ISO weeks that have one; "
+                                      "0: none.", example=4, default=0, min=0),
+    "retention_months": key("integer", "Also keep the newest folder of each of the last N months that have one; "
+                                       "0: none.", example=6, default=0, min=0),
+    "min_free_gb": key("number", "Free GiB this destination must report; absent: the global `min_free_gb`.",
+                       example=50, min=0),
+    "exclude": key("list", "Glob patterns of files to leave out, matched against the path below `source_dir` "
+                           "(`*` also crosses `/`) and against the bare file name.",
+                   example=["*.tmp", "cache/*"], default=[], schema={"type": "string", "empty": False}),
+    "verify": key("string", "After each copy: compare by hash where source and remote share one, else by size "
+                            "(`checksum`); read every copied file back (`download`); or not at all (`off`).",
+                  default="checksum", allowed=["checksum", "download", "off"]),
+    "drill_every_days": key("integer", "Every N days, download a random sample of the newest complete folder and "
+                                       "check it against its SHA256SUMS (restore drill); 0: never.",
+                            example=7, default=0, min=0),
+    "drill_files": key("integer", "At most this many files in a restore drill.", default=5, min=1),
+    "drill_max_mb": key("number", "At most this many MiB downloaded by a restore drill.", default=100, min=1),
+    "rclone": key("dict", "rclone settings for this backup only: its `binary` and `config` replace the global "
+                          "ones, its `flags` come after the global flags.",
+                  example={"flags": ["--onedrive-chunk-size", "10M"]}, default={}, schema=RCLONE_SCHEMA),
 }
 
+
+def _channel_doc(module) -> str:
+    """What a channel sends (its module's first line) and the secrets it needs."""
+    needs = f" Secrets: {', '.join(module.SECRETS)}." if module.SECRETS else ""
+    return module.__doc__.splitlines()[0] + needs
+
+
 NOTIFICATIONS_SCHEMA = {
-    "attempts": {
-        "type": "integer", "min": 1, "max": 10, "default": 3,
-        "meta": {"doc": "Tries per channel when it times out or answers 429/5xx."},
-    },
-    "retry_wait_seconds": {
-        "type": "number", "min": 0, "default": 5,
-        "meta": {"doc": "Wait before the second try; doubled before each further one."},
-    },
-    "timeout_seconds": {
-        "type": "number", "min": 1, "default": 20,
-        "meta": {"doc": "Time limit of one request to a service."},
-    },
-    **{name: {"type": "dict", "schema": module.SCHEMA, "meta": {"doc": module.__doc__.splitlines()[0]}}
-       for name, module in channels.registry().items()},
+    "attempts": key("integer", "Tries per channel when it times out or answers 429/5xx.", default=3, min=1, max=10),
+    "retry_wait_seconds": key("number", "Seconds to wait before the second try; doubled before each further one.",
+                              default=5, min=0),
+    "timeout_seconds": key("number", "Time limit in seconds of one request to a service.", default=20, min=1),
+    **{name: key("dict", _channel_doc(module), schema=module.SCHEMA) for name, module in channels.registry().items()},
 }
 
 SCHEMA = {
-    "email": {
-        "type": "list", "schema": {"type": "string", "regex": EMAIL_PATTERN}, "default": [],
-        "meta": {"doc": "Addresses that receive the run summary."},
-    },
-    "log_level": {
-        "type": "string", "default": "INFO", "coerce": "upper",
-        "allowed": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-        "meta": {"doc": "Least important level written to `log_file`."},
-    },
-    "log_file": {
-        "type": "string", "empty": False, "default": "log/backup.log",
-        "meta": {"doc": "Log file, relative to the project folder or absolute. Rotated at 5 MiB, 10 kept."},
-    },
-    "min_free_gb": {
-        "type": "number", "min": 0, "default": 200,
-        "meta": {"doc": "Free space (GiB) each destination must report; below it the backups to it are "
-                        "skipped with a CRITICAL alert. 0 turns the check off."},
-    },
-    "check_timeout_seconds": {
-        "type": "integer", "min": 1, "default": 60,
-        "meta": {"doc": "Upper bound for every probe (source folder, rclone remote, free space), so a hung "
-                        "mount or server cannot hang the run."},
-    },
-    "stall_timeout_seconds": {
-        "type": "integer", "min": 1, "default": 600,
-        "meta": {"doc": "A walk of a source, its hashing or a copy that shows no progress for this long is "
-                        "stopped (a mount or server that hung mid-run)."},
-    },
-    "lock_wait_seconds": {
-        "type": "integer", "min": 0, "default": 0,
-        "meta": {"doc": "How long a run waits for an earlier run to finish before giving up."},
-    },
-    "rclone": {
-        "type": "dict", "schema": RCLONE_SCHEMA, "default": {},
-        "meta": {"doc": "rclone settings for every backup (binary, config, flags)."},
-    },
-    "notify_on_success": {
-        "type": "boolean", "default": True,
-        "meta": {"doc": "Mail (and chat) after every run; false: only when something is wrong. Monitors and "
-                        "Pushover are not affected."},
-    },
-    "secrets_file": {
-        "type": "string", "empty": False, "default": "var/secrets.env",
-        "meta": {"doc": "NAME=value lines with API keys and tokens, used where the environment has none. "
-                        "Refused when group or others can read it."},
-    },
-    "notifications": {
-        "type": "dict", "default": {}, "schema": NOTIFICATIONS_SCHEMA,
-        "meta": {"doc": "Channels and monitors to tell about each run; a channel is on when its key is present."},
-    },
-    "backup_copy_list": {
-        "type": "list", "required": True, "minlength": 1,
-        "schema": {"type": "dict", "schema": BACKUP_SCHEMA},
-        "meta": {"doc": "The backups, one entry each."},
-    },
+    "email": key("list", "Addresses that receive the run summary (by the `sendgrid` or `smtp` channel).",
+                 example=["admin@example.com"], default=[], schema={"type": "string", "regex": EMAIL_PATTERN}),
+    "log_level": key("string", "Least important level written to `log_file`: DEBUG, INFO, WARNING, ERROR or "
+                               "CRITICAL.",
+                     default="INFO", coerce="upper", allowed=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    "log_file": key("string", "Log file, relative to the project folder or absolute; rotated at 5 MiB, 10 old files "
+                              "kept.", default="log/backup.log", empty=False),
+    "min_free_gb": key("number", "Free GiB each destination must report, else its backups are skipped with a "
+                                 "CRITICAL alert (one that cannot tell gets a WARNING and is used); 0: no check.",
+                       default=200, min=0),
+    "check_timeout_seconds": key("integer", "Upper bound in seconds of every probe (source folder, rclone remote, "
+                                            "free space), so a hung mount or server cannot hang the run.",
+                                 default=60, min=1),
+    "stall_timeout_seconds": key("integer", "A walk of a source, its hashing or a copy showing no progress for this "
+                                            "many seconds is stopped (hung mount or server); the backup fails and "
+                                            "nothing is pruned.", default=600, min=1),
+    "lock_wait_seconds": key("integer", "Seconds a run waits for an earlier run to finish before giving up; 0: gives "
+                                        "up at once.", default=0, min=0),
+    "rclone": key("dict", "rclone settings for every backup: `binary`, `config`, `flags`.",
+                  default={}, schema=RCLONE_SCHEMA),
+    "notify_on_success": key("boolean", "Mail (and chat) after every run; false: only when something is wrong. "
+                                        "Monitors and Pushover are not affected.", default=True),
+    "secrets_file": key("string", "`NAME=value` lines with API keys and tokens, used where the environment has "
+                                  "none; refused unless only its owner can read it (chmod 600).",
+                        default="var/secrets.env", empty=False),
+    "notifications": key("dict", "Channels and monitors to tell about each run (a channel is on when its key is "
+                                 "present), and how often to try.", default={}, schema=NOTIFICATIONS_SCHEMA),
+    "backup_copy_list": key("list", "The backups, one entry each; at least one.",
+                            required=True, minlength=1, schema={"type": "dict", "schema": BACKUP_SCHEMA}),
 }
 
 #: `remote:path` (remote names as rclone allows them), `:backend,opt=val:path` (an on-the-fly remote) or a

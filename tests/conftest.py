@@ -1,6 +1,7 @@
 """Shared fixtures: temporary installations run through the real doit CLI, real rclone, and rclone servers
 on 127.0.0.1 (never any other address)."""
 
+import datetime
 import hashlib
 import json
 import os
@@ -55,6 +56,25 @@ def make_dated_folder(path: Path, sealed: bool = True) -> Path:
     if sealed:
         (path / "SHA256SUMS").write_text(f"{hashlib.sha256(b'earlier copy').hexdigest()}  data.txt\n")
     return path
+
+
+def make_job(state_dir: Path, source, destination, rclone_config=None, **entry):
+    """A Job on one backup `b`, its settings read from a real config file (so every default is the schema's), its
+    state kept in `state_dir`."""
+    from tasks import config
+    from tasks.job import Job, Run
+    from tasks.results import Result
+
+    document = {"min_free_gb": 0, "backup_copy_list": [
+        {"name": "b", "source_dir": str(source), "rclone_path": str(destination), **entry}]}
+    if rclone_config:
+        document["rclone"] = {"config": str(rclone_config)}
+    (state_dir / "config.yaml").write_text(yaml.safe_dump(document))
+    (backup,) = config.load(state_dir / "config.yaml").backups
+    run = Run(run_id="test", state_dir=state_dir, timeout=10, stall_timeout=30, dry_run=False,
+              now=datetime.datetime.now().astimezone())
+    run.lists_dir.mkdir(exist_ok=True)
+    return Job(backup, run, Result(task="test:b", backup="b", run_id=run.run_id))
 
 
 #: Root, minus the capabilities that bypass file permissions: a file with mode 000 is then unreadable to it too.

@@ -2,61 +2,45 @@
 
 import pytest
 
-from tasks import checks
 from tasks import rclone as rc
-from tasks.config import Backup, RcloneSettings, RetentionPolicy
-from tasks.results import Result
-from tests.conftest import RCLONE, make_files
+from tasks.actions import checks
+from tasks.job import perform
+from tests.conftest import make_files, make_job
 
 
-def entry(source, destination, config=None, min_free_gb=0) -> Backup:
-    return Backup(name="b", source_dir=source, rclone_path=str(destination), max_size_mb=10, days=0,
-                  retention=RetentionPolicy(last=2), min_free_gb=min_free_gb, exclude=(),
-                  rclone=RcloneSettings(binary=RCLONE, config=config and str(config), flags=()))
-
-
-def result() -> Result:
-    return Result(task="check:b", backup="b", run_id="test")
-
-
-def run_source_check(tmp_path, source):
-    outcome = result()
-    checks.check_source(entry(source, tmp_path), 10, outcome)
-    return outcome
+def check(work, tmp_path, source, destination, config=None, min_free_gb=0):
+    """Run one check the way a run does, and return its result."""
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    return perform(make_job(state, source, destination, rclone_config=config, min_free_gb=min_free_gb), work)
 
 
 def test_source_states(tmp_path):
     make_files(tmp_path / "full", {"f": "f"})
     (tmp_path / "empty").mkdir()
     make_files(tmp_path, {"plain-file": "x"})
-    assert run_source_check(tmp_path, tmp_path / "full").status == "ok"
+    assert check(checks.check_source, tmp_path, tmp_path / "full", tmp_path).status == "ok"
     for source, words in ((tmp_path / "absent", "does not exist"), (tmp_path / "empty", "is empty"),
                           (tmp_path / "plain-file", "is not a folder")):
-        outcome = run_source_check(tmp_path, source)
+        outcome = check(checks.check_source, tmp_path, source, tmp_path)
         assert outcome.status == "failed" and words in outcome.reason and str(source) in outcome.reason
 
 
 def test_local_destination_must_exist(tmp_path):
-    outcome = result()
-    checks.check_rclone(entry(tmp_path, tmp_path / "unmounted-nas"), rc.Rclone(entry(tmp_path, tmp_path).rclone, 10),
-                        outcome)
+    outcome = check(checks.check_rclone, tmp_path, tmp_path, tmp_path / "unmounted-nas")
     assert outcome.status == "failed" and "does not exist: is its disk mounted?" in outcome.reason
-    fine = result()
-    checks.check_rclone(entry(tmp_path, tmp_path), rc.Rclone(entry(tmp_path, tmp_path).rclone, 10), fine)
+    fine = check(checks.check_rclone, tmp_path, tmp_path, tmp_path)
     assert fine.status == "ok" and fine.metrics["rclone_version"].startswith("v")
 
 
 def test_remote_folder_that_does_not_exist_yet_is_fine(sftp, tmp_path):
-    backup = entry(tmp_path, "offsite:new/folder", config=sftp.rclone_config)
-    outcome = result()
-    checks.check_rclone(backup, rc.Rclone(backup.rclone, 10), outcome)
+    outcome = check(checks.check_rclone, tmp_path, tmp_path, "offsite:new/folder", config=sftp.rclone_config)
     assert outcome.status == "ok", outcome.reason
 
 
 def test_too_old_rclone_is_a_warning(tmp_path, monkeypatch):
     monkeypatch.setattr(rc, "MINIMUM_VERSION", (99, 0, 0))
-    outcome = result()
-    checks.check_rclone(entry(tmp_path, tmp_path), rc.Rclone(entry(tmp_path, tmp_path).rclone, 10), outcome)
+    outcome = check(checks.check_rclone, tmp_path, tmp_path, tmp_path)
     assert outcome.status == "warning" and "older than 99.0.0" in outcome.reason
 
 
@@ -66,9 +50,7 @@ def test_too_old_rclone_is_a_warning(tmp_path, monkeypatch):
     (0.001, "ok", None),
 ])
 def test_free_space_against_the_minimum(tmp_path, min_free_gb, status, words):
-    backup = entry(tmp_path, tmp_path, min_free_gb=min_free_gb)
-    outcome = result()
-    checks.check_space(backup, rc.Rclone(backup.rclone, 10), outcome)
+    outcome = check(checks.check_space, tmp_path, tmp_path, tmp_path, min_free_gb=min_free_gb)
     assert outcome.status == status
     if words:
         assert words in outcome.alerts[0].message
@@ -77,16 +59,12 @@ def test_free_space_against_the_minimum(tmp_path, min_free_gb, status, words):
 
 
 def test_unknown_free_space_is_a_warning_and_does_not_stop_the_backup(webdav, tmp_path):
-    backup = entry(tmp_path, "offsite:", config=webdav.rclone_config, min_free_gb=1)
-    outcome = result()
-    checks.check_space(backup, rc.Rclone(backup.rclone, 10), outcome)
+    outcome = check(checks.check_space, tmp_path, tmp_path, "offsite:", config=webdav.rclone_config, min_free_gb=1)
     assert outcome.status == "warning" and outcome.succeeded
     assert "does not report its free space" in outcome.reason
 
 
 def test_named_remote_without_a_config_file_is_explained(tmp_path):
-    backup = entry(tmp_path, "offsite:dir", config=tmp_path / "absent.conf")
-    outcome = result()
-    checks.check_rclone(backup, rc.Rclone(backup.rclone, 10), outcome)
+    outcome = check(checks.check_rclone, tmp_path, tmp_path, "offsite:dir", config=tmp_path / "absent.conf")
     assert outcome.status == "failed"
     assert f"rclone config file {tmp_path / 'absent.conf'} does not exist" in outcome.reason

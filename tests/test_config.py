@@ -38,19 +38,6 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
     assert backup.rclone.binary.endswith("rclone")
 
 
-def test_example_config_is_valid_and_documents_every_key(tmp_path):
-    example = PROJECT / "var" / "config.example.yaml"
-    settings = config.load(example)
-    assert [b.name for b in settings.backups] == ["contabo1", "web2"]
-    text = example.read_text()
-    readme = (PROJECT / "README.md").read_text()
-    channel_keys = [key for module in channels.registry().values() for key in module.SCHEMA]
-    for key in [*schema.SCHEMA, *schema.BACKUP_SCHEMA, *schema.RCLONE_SCHEMA, *schema.NOTIFICATIONS_SCHEMA,
-                *channel_keys]:
-        assert f"{key}:" in text, f"config.example.yaml does not mention {key}"
-        assert f"`{key}`" in readme, f"README.md does not document {key}"
-
-
 def test_days_absent_empty_or_zero_all_mean_every_file(tmp_path):
     for days in (0, None):
         settings = load_document(tmp_path, {"backup_copy_list": [{**GOOD_BACKUP, "days": days}]})

@@ -4,10 +4,11 @@ The check's own schedule and grace time catch a run that never happened or never
 """
 
 from tasks import render
+from tasks.keys import key
 
 SCHEMA = {
-    "base_url": {"type": "string", "default": "https://hc-ping.com",
-                 "meta": {"doc": "Ping address of your Healthchecks (the check's UUID is a secret)."}},
+    "base_url": key("string", "Ping address of healthchecks.io or of your own Healthchecks (the check's UUID is the "
+                              "secret).", default="https://hc-ping.com"),
 }
 SECRETS = ("HEALTHCHECKS_UUID",)
 BODY_LIMIT = 10_000  # Healthchecks keeps the first 10 kB of a ping body

@@ -1,10 +1,10 @@
 """CRITICAL alerts to a phone through Pushover, low priority, one message per run."""
 
 from tasks import render
+from tasks.keys import api_address
 
 SCHEMA = {
-    "base_url": {"type": "string", "default": "https://api.pushover.net",
-                 "meta": {"doc": "API address (a proxy, or a test server)."}},
+    "base_url": api_address("https://api.pushover.net"),
 }
 SECRETS = ("PUSHOVER_APP_TOKEN", "PUSHOVER_USER_KEY")
 LOW_PRIORITY = -1

@@ -2,12 +2,12 @@
 
 from tasks import render
 from tasks.channels import ChannelError, http_error
+from tasks.keys import api_address, key
 
 SCHEMA = {
-    "from": {"type": "string", "required": True, "regex": r"[^@\s]+@[^@\s]+\.[^@\s]+",
-             "meta": {"doc": "Sender address, verified in your SendGrid account."}},
-    "base_url": {"type": "string", "default": "https://api.sendgrid.com",
-                 "meta": {"doc": "API address (a proxy, or a test server)."}},
+    "from": key("string", "Sender address, verified in your SendGrid account (Settings → Sender Authentication).",
+                example="backup@example.com", required=True, regex=r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+    "base_url": api_address("https://api.sendgrid.com"),
 }
 SECRETS = ("SENDGRID_API_KEY",)
 NEEDS_RECIPIENTS = True

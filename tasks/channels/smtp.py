@@ -6,18 +6,20 @@ from email.message import EmailMessage
 
 from tasks.channels import ChannelError
 from tasks.channels.sendgrid import mail_parts
+from tasks.keys import key
 
 SCHEMA = {
-    "host": {"type": "string", "required": True, "empty": False, "meta": {"doc": "SMTP server."}},
-    "port": {"type": "integer", "min": 1, "max": 65535, "default": 587, "meta": {"doc": "SMTP port."}},
-    "security": {"type": "string", "allowed": ["starttls", "ssl", "none"], "default": "starttls",
-                 "meta": {"doc": "starttls (port 587), ssl (port 465) or none (a local relay only)."}},
-    "from": {"type": "string", "required": True, "regex": r"[^@\s]+@[^@\s]+\.[^@\s]+",
-             "meta": {"doc": "Sender address."}},
-    "username": {"type": "string", "empty": False,
-                 "meta": {"doc": "Login name; the password is the secret SMTP_PASSWORD. None: no login."}},
-    "ca_file": {"type": "string", "empty": False,
-                "meta": {"doc": "CA certificate(s) to trust instead of the system's (an internal mail server)."}},
+    "host": key("string", "SMTP server's host name or address.", example="smtp.example.com",
+                required=True, empty=False),
+    "port": key("integer", "SMTP server's port.", default=587, min=1, max=65535),
+    "security": key("string", "`starttls` (port 587), `ssl` (port 465) or `none` (a local relay only).",
+                    default="starttls", allowed=["starttls", "ssl", "none"]),
+    "from": key("string", "Sender address.", example="backup@example.com",
+                required=True, regex=r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+    "username": key("string", "Login name, whose password is the secret SMTP_PASSWORD; absent: no login.",
+                    example="backup@example.com", empty=False),
+    "ca_file": key("string", "CA certificate(s) to trust instead of the system's (an internal mail server).",
+                   empty=False),
 }
 SECRETS = ()
 NEEDS_RECIPIENTS = True

@@ -1,12 +1,12 @@
 """The summary as a Telegram message (bot API sendMessage)."""
 
 from tasks import render
+from tasks.keys import api_address, key
 
 SCHEMA = {
-    "chat_id": {"type": ["string", "integer"], "required": True,
-                "meta": {"doc": "Chat to write to (a user, group or channel id)."}},
-    "base_url": {"type": "string", "default": "https://api.telegram.org",
-                 "meta": {"doc": "API address (a proxy, or a test server)."}},
+    "chat_id": key(["string", "integer"], "Chat to write to: the id of a user, group or channel.",
+                   example="123456789", required=True),
+    "base_url": api_address("https://api.telegram.org"),
 }
 SECRETS = ("TELEGRAM_BOT_TOKEN",)
 MESSAGE_LIMIT = 4096  # Telegram's limit in characters

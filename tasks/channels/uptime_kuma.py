@@ -3,9 +3,11 @@
 A run that never happens sends nothing, and the monitor's own heartbeat interval raises the alarm.
 """
 
+from tasks.keys import key
+
 SCHEMA = {
-    "base_url": {"type": "string", "required": True, "empty": False,
-                 "meta": {"doc": "Your Uptime Kuma, e.g. https://kuma.example.com (the push token is a secret)."}},
+    "base_url": key("string", "Address of your Uptime Kuma (the push token is the secret).",
+                    example="https://kuma.example.com", required=True, empty=False),
 }
 SECRETS = ("UPTIME_KUMA_PUSH_TOKEN",)
 

@@ -1,0 +1,1 @@
+"""The actions: one module per kind of work, each declaring its task kinds in `KINDS` (see tasks.kinds)."""

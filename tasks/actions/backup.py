@@ -1,0 +1,217 @@
+"""One backup, start to finish, as a sequence of steps on one Job: its checks passed, select, size, copy (hashing
+meanwhile), confirm, verify, seal, prune; and a due restore drill.
+
+A step that cannot go on raises Stop; `tasks.job.record` adds what that means for the data, from
+`job.consequence`, which the steps keep true as they go. The order is the safety argument, and `may_prune` states
+it: nothing is deleted unless today's copy of every selected file was confirmed at the destination, compared with
+the source and sealed with its SHA256SUMS in this very run.
+"""
+
+import dataclasses
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+
+from tasks import integrity, results, retention, selection, watchdog
+from tasks import rclone as rc
+from tasks import sealing
+from tasks.actions import checks, folders
+from tasks.job import Job, Stop
+from tasks.kinds import Kind, task_name
+from tasks.summary import format_bytes
+
+NOTHING_DONE = "Nothing copied, nothing pruned."
+OLD_COPIES_KEPT = "Old copies are kept; today's folder stays incomplete (no SHA256SUMS)."
+SEALED = "Today's copy is complete and sealed."
+
+CHECKS = tuple(kind.name for kind in checks.KINDS)
+
+
+@dataclasses.dataclass
+class TodaysCopy:
+    """What this run proved about today's dated folder."""
+
+    confirmed: bool = False   # rclone copied or found identical every listed file
+    verified: bool = False    # compared with the source as `verify` asks
+    sealed: bool = False      # SHA256SUMS written into it
+
+
+def may_prune(copy: TodaysCopy, dry_run: bool) -> bool:
+    """The safety rule: old copies may go only after today's copy was confirmed, verified and sealed in this run.
+    A dry run deletes nothing, so it may show what would go."""
+    return dry_run or (copy.confirmed and copy.verified and copy.sealed)
+
+
+def back_up(job: Job) -> None:
+    job.consequence = NOTHING_DONE
+    job.result.destination = rc.redact(todays_folder(job))
+    require_checks(job)
+    try:
+        copy_and_prune(job)
+    finally:
+        if not job.run.dry_run and folders.drill_due(job):
+            folders.scheduled_drill(job)
+
+
+def todays_folder(job: Job) -> str:
+    return rc.join(job.backup.rclone_path, retention.folder_name(job.backup.name, job.run.today))
+
+
+def require_checks(job: Job) -> None:
+    """Skip the backup unless every check of this run passed."""
+    for check in CHECKS:
+        task = task_name(check, job.backup.name)
+        found = results.read(job.run.results_dir, task, job.run.run_id)
+        reason = f"{task} did not report in this run" if found is None else (
+            None if found.succeeded else f"skipped because {task} failed: {found.reason}")
+        if reason:
+            raise Stop("INFO", reason, status="skipped")
+
+
+def copy_and_prune(job: Job) -> None:
+    chosen = select(job)
+    if job.run.dry_run:
+        job.result.alert("INFO", f"dry run: would copy {chosen.files} files ({format_bytes(chosen.bytes)}) "
+                                 f"to {job.result.destination}")
+        prune(job, TodaysCopy())
+        return
+    copy = TodaysCopy()
+    earlier_sums = sealing.unseal(job, todays_folder(job))
+    job.consequence = OLD_COPIES_KEPT
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while rclone uploads it: it costs no time
+        hashing = pool.submit(_hash, job)
+        copy_files(job, chosen)
+        hashed = hashing.result()
+    copy.confirmed = True
+    if chosen.problems:
+        raise Stop("ERROR", f"{chosen.problems} entries in {job.backup.source_dir} could not be copied: "
+                            + "; ".join(chosen.problem_examples), problems=chosen.problems)
+    require_all_hashed(job, hashed)
+    copy.verified = sealing.verify(job, todays_folder(job))
+    copy.sealed = sealing.seal(job, todays_folder(job), earlier_sums)
+    job.consequence = SEALED
+    prune(job, copy)
+
+
+def select(job: Job) -> selection.Selection:
+    """Walk the source in a watched child; the selection when there is something within the size cap to copy."""
+    backup, result = job.backup, job.result
+    newer_than = job.run.now.timestamp() - backup.days * 86400 if backup.days else None
+    payload = {"source": str(backup.source_dir), "newer_than": newer_than, "exclude": list(backup.exclude),
+               "list_file": str(job.state_file("files"))}
+    try:
+        chosen = selection.Selection(**watchdog.run_child("select", payload, job.run.stall_timeout))
+    except watchdog.Stalled as error:
+        raise Stop("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was read ({error}): "
+                               "hung network mount?") from None
+    result.files, result.bytes = chosen.files, chosen.bytes
+    result.newest_file = _date(chosen.newest_selected)
+    result.metrics.update(excluded=chosen.excluded, symlinks_skipped=chosen.symlinks)
+    if chosen.symlinks:
+        result.alert("INFO", f"{chosen.symlinks} symbolic links in {backup.source_dir} were not followed")
+    if chosen.files == 0 and chosen.problems:
+        raise Stop("ERROR", f"no file of {backup.source_dir} could be read: " + "; ".join(chosen.problem_examples))
+    if chosen.files == 0 and backup.days:
+        newest = _date(chosen.newest_seen) or "never (no files at all)"
+        raise Stop("WARNING", f"nothing newer than {backup.days} days in {backup.source_dir}; newest file is from "
+                              f"{newest} (has the primary backup stopped?)")
+    if chosen.files == 0:
+        raise Stop("WARNING", f"no files in {backup.source_dir} (only folders or excluded files)")
+    if chosen.bytes > backup.max_bytes:
+        raise Stop("ERROR", f"{chosen.files} files totalling {format_bytes(chosen.bytes)} exceed max_size_mb "
+                            f"{backup.max_size_mb}", bytes=chosen.bytes, max_bytes=backup.max_bytes)
+    return chosen
+
+
+def _date(timestamp: float | None) -> str | None:
+    return datetime.datetime.fromtimestamp(timestamp).date().isoformat() if timestamp is not None else None
+
+
+def copy_files(job: Job, chosen) -> None:
+    """Copy exactly the frozen list; confirm rclone accounted for every listed file (copied or identical)."""
+    destination = job.result.destination
+    job.log.info("copying %d files (%s) from %s to %s", chosen.files, format_bytes(chosen.bytes),
+                 job.backup.source_dir, destination)
+    try:
+        outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log)
+    except rc.RcloneError as error:
+        raise Stop("ERROR", f"copy to {destination} could not start: {error}") from None
+    job.result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes)
+    if outcome.returncode != 0 or outcome.errors:
+        detail = "; ".join(outcome.messages) or "no error text"
+        cause, needs_action = rc.known_cause(detail)
+        raise Stop("CRITICAL" if needs_action else "ERROR",
+                   f"copy to {destination} failed" + (f": {cause}" if cause else "")
+                   + f" (rclone exit {outcome.returncode}, {outcome.errors} errors): {detail}",
+                   rclone_exit=outcome.returncode, errors=outcome.errors)
+    if outcome.accounted != chosen.files:
+        raise Stop("ERROR", f"rclone accounted for {outcome.accounted} of the {chosen.files} selected files "
+                            f"(copied {outcome.copied}, unchanged {outcome.identical}); files changed or vanished "
+                            "during the copy?")
+    job.log.info("copied %d, unchanged %d, %s sent", outcome.copied, outcome.identical, format_bytes(outcome.bytes))
+
+
+def _hash(job: Job) -> dict:
+    """sha256 of every listed source file into the sums file, in a watched child: {"hashed", "problems"}, or
+    {"stalled": why} when the source stopped answering."""
+    payload = {"source": str(job.backup.source_dir), "list_file": str(job.state_file("files")),
+               "sums_file": str(job.state_file(integrity.SUMS_NAME))}
+    try:
+        return watchdog.run_child("hash", payload, job.run.stall_timeout)
+    except watchdog.Stalled as error:
+        return {"stalled": str(error)}
+
+
+def require_all_hashed(job: Job, hashed: dict) -> None:
+    if "stalled" in hashed:
+        raise Stop("CRITICAL", f"source folder {job.backup.source_dir} stopped answering while it was hashed "
+                               f"({hashed['stalled']}): hung network mount?")
+    job.result.metrics["sealed_files"] = hashed["hashed"]
+    if hashed["problems"]:
+        raise Stop("ERROR", f"{len(hashed['problems'])} files changed or vanished during the copy, so their copy "
+                            "cannot be vouched for: " + "; ".join(hashed["problems"][:20]))
+
+
+def prune(job: Job, copy: TodaysCopy) -> None:
+    """Apply retention to `<name>_YYYY-MM-DD` folders directly under rclone_path; never today's."""
+    if not may_prune(copy, job.run.dry_run):
+        raise Stop("ERROR", f"refusing to prune: today's copy is not proven complete ({copy})")
+    backup, dry_run = job.backup, job.run.dry_run
+    todays = retention.folder_name(backup.name, job.run.today)
+    try:
+        names = job.rclone.list_folders(backup.rclone_path)
+        complete = job.rclone.folders_holding(backup.rclone_path, integrity.SUMS_NAME)
+    except rc.RcloneError as error:
+        raise Stop("WARNING", f"old copies not pruned: {error}") from None
+    if dry_run:
+        names.append(todays)
+        complete.add(todays)
+    elif todays not in complete:
+        raise Stop("WARNING", f"today's folder {todays} is not listed with its {integrity.SUMS_NAME} at "
+                              f"{rc.redact(backup.rclone_path)} after the copy; nothing pruned")
+    decision = retention.plan(backup.name, names, job.run.today, backup.retention, complete)
+    if decision.incomplete:
+        job.result.alert("INFO", "incomplete folders kept for now (no SHA256SUMS): " + ", ".join(decision.incomplete))
+    if decision.ignored:
+        job.result.alert("WARNING", "left alone, dated in the future or not a real date: "
+                         + ", ".join(decision.ignored))
+    if dry_run:
+        job.result.pruned.extend(decision.delete)
+        if decision.delete:
+            job.result.alert("INFO", "dry run: would prune " + ", ".join(decision.delete))
+        return
+    for folder in decision.delete:
+        try:
+            job.rclone.purge(rc.join(backup.rclone_path, folder))
+        except rc.RcloneError as error:
+            raise Stop("WARNING", f"could not prune {folder}: {error}") from None
+        job.log.info("pruned %s", folder)
+        job.result.pruned.append(folder)
+
+
+KINDS = (
+    Kind("backup", "one backup with its checks", back_up, in_full_run=True, after=CHECKS, listed_each=True,
+         describe=lambda backup: (
+             f"{backup.source_dir} -> {rc.redact(backup.rclone_path)}/{backup.name}_YYYY-MM-DD; "
+             + (f"files newer than {backup.days} days" if backup.days else "all files")
+             + f", max {backup.max_size_mb} MiB, keep {backup.retention.last}")),
+)

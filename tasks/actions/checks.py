@@ -1,0 +1,110 @@
+"""The checks a backup must pass before it copies: rclone and its remote, the source folder, free space.
+
+A check that finds a problem raises Stop with the alert; a failed check makes its backup skip itself
+(tasks.actions.backup reads the checks' results).
+"""
+
+import getpass
+import os
+
+from tasks import rclone as rc
+from tasks import watchdog
+from tasks.job import Job, Stop
+from tasks.kinds import Kind
+
+GIB = 1024 ** 3
+
+
+def check_rclone(job: Job) -> None:
+    """The binary runs and is recent, its config holds the remote and can store refreshed tokens, the remote answers."""
+    backup, rclone, result = job.backup, job.rclone, job.result
+    try:
+        version, parts = rclone.version()
+    except rc.RcloneError as error:
+        raise Stop("CRITICAL", f"rclone is missing or broken: {error}. Run the setup again or set rclone.binary.")
+    result.metrics["rclone_version"] = version
+    if parts < rc.MINIMUM_VERSION:
+        minimum = ".".join(map(str, rc.MINIMUM_VERSION))
+        result.alert("WARNING", f"rclone {version} is older than {minimum} and has known upload bugs; "
+                                "use the one the setup installs in .venv/bin")
+    remote = rc.remote_name(backup.rclone_path)
+    if remote is not None:
+        _check_remote_configured(job, remote)
+    try:
+        exists = rclone.probe(backup.rclone_path)
+    except rc.RcloneError as error:
+        raise Stop("CRITICAL" if error.needs_action else "ERROR", f"destination check failed: {error}")
+    if not exists and rc.is_local(backup.rclone_path):
+        raise Stop("CRITICAL", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "
+                               "(create it once by hand; the tool does not create it, so that an unmounted disk "
+                               "never fills the system disk)")
+
+
+def _check_remote_configured(job: Job, remote: str) -> None:
+    try:
+        config_file = job.rclone.config_file()
+        remotes = job.rclone.remotes()
+    except rc.RcloneError as error:
+        raise Stop("ERROR", str(error))
+    if not config_file.exists():
+        raise Stop("CRITICAL", f"rclone config file {config_file} does not exist: create remote '{remote}' "
+                               "with `rclone config`, or set rclone.config")
+    if remote not in remotes:
+        known = ", ".join(sorted(remotes)) or "none"
+        raise Stop("CRITICAL", f"rclone remote '{remote}' is not defined in {config_file} (defined: {known}); "
+                               "add it with `rclone config`")
+    job.result.metrics["remote_type"] = remotes[remote]
+    if not (os.access(config_file, os.W_OK) and os.access(config_file.parent, os.W_OK)):
+        job.result.alert("WARNING", f"rclone config {config_file} or its folder is not writable by user "
+                                    f"{getpass.getuser()}: refreshed login tokens cannot be saved and remote "
+                                    f"'{remote}' will stop working when its token expires")
+
+
+def check_source(job: Job) -> None:
+    """The source is a readable, non-empty folder, probed in a child process so a hung mount cannot hang us."""
+    source, timeout = job.backup.source_dir, job.run.timeout
+    try:
+        found = watchdog.run_child("probe", {"source": str(source)}, timeout)
+    except watchdog.Stalled:
+        raise Stop("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: hung network mount?")
+    except RuntimeError as error:
+        raise Stop("ERROR", f"source folder {source} could not be probed: {error}")
+    job.result.metrics["mount_point"] = found.get("mount_point")
+    messages = {
+        "missing": f"source folder {source} does not exist: disk not mounted or path moved?",
+        "not_a_folder": f"source {source} is not a folder",
+        "unreadable": f"source folder {source} cannot be read: {found.get('error')}",
+        "empty": f"source folder {source} is empty: the disk is probably not mounted (nothing is copied and "
+                 "no old copy is deleted)",
+    }
+    if found["state"] in messages:
+        raise Stop("CRITICAL", messages[found["state"]])
+
+
+def check_space(job: Job) -> None:
+    """The destination reports at least `min_free_gb` free; unknown free space is a warning, not a stop."""
+    backup, result = job.backup, job.result
+    where = rc.redact(rc.root_of(backup.rclone_path))
+    if backup.min_free_gb == 0:
+        result.alert("INFO", f"free space check of {where} is off (min_free_gb: 0)")
+        return
+    try:
+        free = job.rclone.free_bytes(backup.rclone_path)
+    except rc.RcloneError as error:
+        raise Stop("WARNING", f"free space of {where} is unknown: {error}")
+    if free is None:
+        raise Stop("WARNING", f"{where} does not report its free space; min_free_gb was not checked")
+    result.metrics["free_bytes"] = free
+    if free < backup.min_free_gb * GIB:
+        raise Stop("CRITICAL", f"only {free / GIB:.1f} GiB free on {where}, below min_free_gb "
+                               f"{backup.min_free_gb}: backup {backup.name} is skipped",
+                   free_bytes=free, min_free_bytes=int(backup.min_free_gb * GIB))
+
+
+KINDS = (
+    Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers",
+         check_rclone, in_full_run=True),
+    Kind("check_mounts", "each source folder exists, is readable and is not an empty (unmounted) mount point",
+         check_source, in_full_run=True),
+    Kind("check_space", "each destination reports at least min_free_gb free", check_space, in_full_run=True),
+)

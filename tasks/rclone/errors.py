@@ -1,0 +1,80 @@
+"""rclone's failures in plain words: the error type, secret masking, and the known causes behind its error texts.
+
+Reads rclone's `--use-json-log` lines; a line that is not JSON counts as an error message of its own.
+"""
+
+import json
+import re
+
+_SECRET_OPTION = re.compile(r"""((?:pass|password|key|secret|token|secret_access_key|client_secret|"""
+                            r"""access_key_id|session_token|bearer_token|sas_url|account_key)\s*=\s*)"""
+                            r"""('[^']*'|"[^"]*"|[^,:'"\s]+)""", re.IGNORECASE)
+
+
+class RcloneError(Exception):
+    """rclone failed; the message is already in plain words and free of secrets.
+
+    `needs_action`: the cause will not go away by itself (a refused login, an expired token, a missing remote).
+    """
+
+    def __init__(self, message: str, returncode: int | None = None, needs_action: bool = False):
+        super().__init__(message)
+        self.returncode = returncode
+        self.needs_action = needs_action
+
+
+def redact(text: str) -> str:
+    """Mask option values that carry secrets, as in `:sftp,user=u,pass=SECRET:path`."""
+    return _SECRET_OPTION.sub(r"\1***", text)
+
+
+def json_line(line: str) -> dict:
+    """One log line as a dict: `{}` for a blank or non-object line, an error entry for plain text."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return {"level": "error", "msg": line.strip()} if line.strip() else {}
+    return entry if isinstance(entry, dict) else {}
+
+
+def describe(entry: dict) -> str:
+    """`object: message` of one log entry, redacted (a string object is part of the message, not a file)."""
+    obj = entry.get("object")
+    text = f"{obj}: {entry.get('msg', '')}" if obj and entry.get("objectType") != "string" else entry.get("msg", "")
+    return redact(text.strip())
+
+
+def explain(stderr: str) -> tuple[str, bool]:
+    """rclone's error text reduced to its last meaningful line, with a known cause spelled out; and whether that
+    cause needs a person to act."""
+    entries = [json_line(line) for line in stderr.splitlines()]
+    failures = [e["msg"] for e in entries if e.get("msg", "").startswith("Failed to")]
+    errors = [describe(e) for e in entries if e.get("level") in ("error", "critical")]
+    text = redact((failures or errors or [stderr.strip() or "no error text"])[-1])
+    cause, needs_action = known_cause(stderr)
+    return (f"{cause} ({text})" if cause else text), needs_action
+
+
+def known_cause(text: str) -> tuple[str | None, bool]:
+    """The cause behind rclone's error text in an administrator's words, and whether a person must act."""
+    if "invalid_grant" in text or "token expired" in text:
+        name = re.search(r"reconnect (\S+?):", text)
+        remote = name[1] if name else "REMOTE"
+        return (f"the remote's login token has expired or was revoked; renew it on this server with "
+                f"`rclone config reconnect {remote}:`", True)
+    for signs, cause, needs_action in KNOWN_CAUSES:
+        if any(sign in text for sign in signs):
+            return cause, needs_action
+    return None, False
+
+
+#: Error texts of rclone and its backends, what they mean to an administrator, and whether a person must act.
+KNOWN_CAUSES = (
+    (("didn't find section in config file",), "no such remote in the rclone config file", True),
+    (("unable to authenticate", "401 Unauthorized", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+      "403 Forbidden"), "login refused: check this remote's user and password or keys with `rclone config`", True),
+    (("connection refused", "no such host", "i/o timeout", "network is unreachable"),
+     "the server cannot be reached (down, or no network?)", False),
+    (("quota", "insufficient storage", "InsufficientStorage", "no space left", "remaining disk space"),
+     "the destination is full", True),
+)

@@ -1,0 +1,110 @@
+"""Check a config document against tasks.schema and decide what its problems make unusable.
+
+Cerberus finds the rule violations; this module adds the checks a rule cannot express, names each problem by its
+place (`backup_copy_list[2].days`), and keeps the parts no problem touches: a broken backup entry makes
+only that backup unusable, a broken notification section only the notifications.
+"""
+
+import cerberus
+
+from tasks import schema
+from tasks.config_yaml import Position
+
+#: The keys that make up the notification settings: a problem in any of them turns the notifications off.
+NOTIFICATION_KEYS = ("email", "notify_on_success", "secrets_file", "notifications")
+
+BACKUPS = "backup_copy_list"
+
+#: The schema with the backup list optional, to read the sound parts of a document whose backups are all broken.
+_SOUND_PARTS_SCHEMA = {**schema.SCHEMA, BACKUPS: {**schema.SCHEMA[BACKUPS], "required": False, "minlength": 0,
+                                                  "default": []}}
+
+
+class Validator(cerberus.Validator):
+    """Cerberus with the checks a regex cannot express."""
+
+    def _normalize_coerce_upper(self, value):
+        return value.upper() if isinstance(value, str) else value
+
+    # Cerberus calls these even when the type rule already failed: they must accept anything.
+    def _check_with_rclone_path(self, field, value):
+        if not isinstance(value, str):
+            return
+        if "\n" in value or "\0" in value:
+            self._error(field, "must be one line")
+        elif ":" in value.split("/", 1)[0] and not schema.REMOTE_PATTERN.match(value):
+            self._error(field, "not a valid rclone destination: use 'remote:path' (remote names: letters, digits, "
+                               "_ . + @ - and space), ':backend,option=value:path' or a local folder")
+
+    def _check_with_rclone_flags(self, field, value):
+        for flag in value if isinstance(value, list) else ():
+            name = flag.split("=", 1)[0] if isinstance(flag, str) else None
+            if name in schema.REFUSED_FLAGS:
+                self._error(field, f"{name} is not allowed here: it {schema.REFUSED_FLAGS[name]}")
+
+
+def problems(document: dict) -> list[tuple[Position, str]]:
+    """Every rule violation and duplicate backup name, as (position, message)."""
+    validator = Validator(schema.SCHEMA)
+    validator.validate(document)
+    return _flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
+
+
+def sound_parts(document: dict, positions: list[Position]) -> dict | None:
+    """`document` normalized (defaults filled in) without the parts that `positions` make unusable: a broken
+    top-level key falls back to its default, a broken backup entry is left out, a broken global `rclone` section
+    leaves out every backup (they all run with it). None if even that does not validate."""
+    broken = {position[0] for position in positions}
+    kept = {key: value for key, value in document.items() if key not in broken}
+    entries = document.get(BACKUPS)
+    if isinstance(entries, list) and "rclone" not in broken and not any(
+            _is_list_level(position) for position in positions):
+        unusable = broken_entries(positions)
+        kept[BACKUPS] = [entry for index, entry in enumerate(entries) if index not in unusable]
+    validator = Validator(_SOUND_PARTS_SCHEMA)
+    return validator.document if validator.validate(kept) else None
+
+
+def broken_entries(positions: list[Position]) -> set[int]:
+    return {position[1] for position in positions if position[0] == BACKUPS and len(position) > 1
+            and isinstance(position[1], int)}
+
+
+def _is_list_level(position: Position) -> bool:
+    return position[0] == BACKUPS and (len(position) == 1 or not isinstance(position[1], int))
+
+
+def place(position: Position) -> str:
+    """`("backup_copy_list", 2, "days")` -> `backup_copy_list[2].days`."""
+    text = ""
+    for part in position:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _flatten(errors: dict, prefix: Position) -> list[tuple[Position, str]]:
+    """Cerberus' nested error tree as (position, message) pairs."""
+    found = []
+    for key, entries in errors.items():
+        for entry in entries:
+            if isinstance(entry, dict):
+                found.extend(_flatten(entry, (*prefix, key)))
+            else:
+                found.append(((*prefix, key), entry))
+    return found
+
+
+def _duplicate_names(entries) -> list[tuple[Position, str]]:
+    """Names become folder and task names, so they must differ even ignoring case; the later entry is the problem."""
+    first = {}
+    found = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name.lower() in first:
+            found.append(((BACKUPS, index, "name"), f"'{name}' is already used by {BACKUPS}[{first[name.lower()]}] "
+                                                    "(names must be unique, ignoring case)"))
+        else:
+            first[name.lower()] = index
+    return found
