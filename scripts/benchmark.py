@@ -167,10 +167,10 @@ def listing(work: Path, repeat: int) -> None:
 def memory(work: Path, files: int) -> None:
     tree = work / f"tree-{files}"
     build_tree(tree, files // 1000, 1000, (0, 0), seed=3)
-    probe = ("import resource, sys, time; sys.path.insert(0, %r); from tasks import watchdog; "
-             "watchdog.run_child('select', {'source': %r, 'newer_than': None, 'exclude': [], 'list_file': %r}, 600); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)") % (str(PROJECT), str(tree),
-                                                                                  str(work / "big-list"))
+    probe = (f"import resource, sys, time; sys.path.insert(0, {str(PROJECT)!r}); from tasks import watchdog; "
+             f"watchdog.run_child('select', {{'source': {str(tree)!r}, 'newer_than': None, 'exclude': [], "
+             f"'list_file': {str(work / 'big-list')!r}}}, 600); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     peak_kib = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
     row(f"peak RSS of the selection over {files:,} files", peak_kib / 1024, "limit", 100, "<= 100 MB",
         peak_kib / 1024 <= 100, unit="MB")

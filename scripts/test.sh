@@ -10,4 +10,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! command -v fusermo
         || echo "test: could not install fuse3/rclone; the tests that need them will skip" >&2
 fi
 scripts/setup.sh requirements-dev.txt
+echo "test: lint (ruff) and generated config docs"
+.venv/bin/ruff check --quiet .
+.venv/bin/python scripts/config_docs.py --check
 exec .venv/bin/python -m pytest "$@"

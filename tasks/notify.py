@@ -63,7 +63,7 @@ def report(tasks: list[str], run, notifications: Notifications | None = None, su
 def refuse(config: Config, what: str, tell: bool):
     """A config with problems: say so (stdout, and the channels when `tell` and they are usable) and fail, having
     done nothing."""
-    print(f"CRITICAL: invalid config, nothing was done: {what} runs only when the config has no problem.\n"
+    print(f"CRITICAL: invalid config, nothing was done: {what} refuses to start until every problem is fixed.\n"
           f"{config.report()}")
     if tell and config.notifications:
         now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -5,6 +5,7 @@ Pure functions of the Summary, shared by every channel, so each channel only say
 
 import html
 
+from tasks.kinds import backup_of
 from tasks.results import LEVELS
 from tasks.summary import Line, Summary, format_bytes, format_duration
 
@@ -59,7 +60,7 @@ def html_page(summary: Summary) -> str:
 
 
 def _name(line: Line) -> str:
-    return line.task.removeprefix("backup:")
+    return backup_of(line.task)
 
 
 def _outcome(line: Line, dry_run: bool) -> str:

@@ -5,6 +5,7 @@ Pure functions: no I/O, so the verdict of a run (and hence the exit code) is tes
 
 import dataclasses
 
+from tasks.kinds import kind_of
 from tasks.results import LEVELS, Alert, Result
 
 
@@ -73,8 +74,8 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
     alerts.sort(key=lambda alert: (-LEVELS.index(alert.level), alert.time))
     return Summary(
         host=host, started=started, dry_run=dry_run,
-        backups=tuple(line for line in lines if line.task.startswith("backup:")),
-        checks=tuple(line for line in lines if not line.task.startswith("backup:")),
+        backups=tuple(line for line in lines if kind_of(line.task) == "backup"),
+        checks=tuple(line for line in lines if kind_of(line.task) != "backup"),
         alerts=tuple(alerts),
     )
 

@@ -8,8 +8,8 @@ import datetime
 
 import pytest
 
-from tasks import results
 from tasks import rclone as rc
+from tasks import results
 from tasks.actions import backup as backup_action
 from tasks.actions.backup import TodaysCopy, may_prune
 from tasks.job import Stop, perform

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from tasks import channels, config, schema
+from tasks import config
 from tests.conftest import PROJECT
 
 GOOD_BACKUP = {"name": "web1", "source_dir": "/mnt/usb/web1", "rclone_path": "onedrive:offsite"}

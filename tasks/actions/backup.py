@@ -11,9 +11,8 @@ import dataclasses
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks import integrity, results, retention, selection, watchdog
+from tasks import integrity, results, retention, sealing, selection, watchdog
 from tasks import rclone as rc
-from tasks import sealing
 from tasks.actions import checks, folders
 from tasks.job import Job, Stop
 from tasks.kinds import Kind, task_name
@@ -42,6 +41,8 @@ def may_prune(copy: TodaysCopy, dry_run: bool) -> bool:
 
 
 def back_up(job: Job) -> None:
+    """The backup kind's work. A due restore drill follows even when the copy failed: it proves the newest complete
+    folder, which matters most on such a day."""
     job.consequence = NOTHING_DONE
     job.result.destination = rc.redact(todays_folder(job))
     require_checks(job)
@@ -68,6 +69,7 @@ def require_checks(job: Job) -> None:
 
 
 def copy_and_prune(job: Job) -> None:
+    """The steps, in the order that makes pruning safe; each raises Stop when it cannot go on."""
     chosen = select(job)
     if job.run.dry_run:
         job.result.alert("INFO", f"dry run: would copy {chosen.files} files ({format_bytes(chosen.bytes)}) "
@@ -208,10 +210,14 @@ def prune(job: Job, copy: TodaysCopy) -> None:
         job.result.pruned.append(folder)
 
 
+def describe(backup) -> str:
+    """Its line in `doit list`: source -> destination, filter, retention."""
+    age = f"files newer than {backup.days} days" if backup.days else "all files"
+    return (f"{backup.source_dir} -> {rc.redact(backup.rclone_path)}/{backup.name}_YYYY-MM-DD; {age}, "
+            f"max {backup.max_size_mb} MiB, keep {backup.retention.last}")
+
+
 KINDS = (
     Kind("backup", "one backup with its checks", back_up, in_full_run=True, after=CHECKS, listed_each=True,
-         describe=lambda backup: (
-             f"{backup.source_dir} -> {rc.redact(backup.rclone_path)}/{backup.name}_YYYY-MM-DD; "
-             + (f"files newer than {backup.days} days" if backup.days else "all files")
-             + f", max {backup.max_size_mb} MiB, keep {backup.retention.last}")),
+         describe=describe),
 )

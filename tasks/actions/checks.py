@@ -21,7 +21,8 @@ def check_rclone(job: Job) -> None:
     try:
         version, parts = rclone.version()
     except rc.RcloneError as error:
-        raise Stop("CRITICAL", f"rclone is missing or broken: {error}. Run the setup again or set rclone.binary.")
+        raise Stop("CRITICAL", f"rclone is missing or broken: {error}. Run the setup again or set "
+                               "rclone.binary.") from None
     result.metrics["rclone_version"] = version
     if parts < rc.MINIMUM_VERSION:
         minimum = ".".join(map(str, rc.MINIMUM_VERSION))
@@ -33,7 +34,7 @@ def check_rclone(job: Job) -> None:
     try:
         exists = rclone.probe(backup.rclone_path)
     except rc.RcloneError as error:
-        raise Stop("CRITICAL" if error.needs_action else "ERROR", f"destination check failed: {error}")
+        raise Stop("CRITICAL" if error.needs_action else "ERROR", f"destination check failed: {error}") from None
     if not exists and rc.is_local(backup.rclone_path):
         raise Stop("CRITICAL", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "
                                "(create it once by hand; the tool does not create it, so that an unmounted disk "
@@ -45,7 +46,7 @@ def _check_remote_configured(job: Job, remote: str) -> None:
         config_file = job.rclone.config_file()
         remotes = job.rclone.remotes()
     except rc.RcloneError as error:
-        raise Stop("ERROR", str(error))
+        raise Stop("ERROR", str(error)) from None
     if not config_file.exists():
         raise Stop("CRITICAL", f"rclone config file {config_file} does not exist: create remote '{remote}' "
                                "with `rclone config`, or set rclone.config")
@@ -66,9 +67,10 @@ def check_source(job: Job) -> None:
     try:
         found = watchdog.run_child("probe", {"source": str(source)}, timeout)
     except watchdog.Stalled:
-        raise Stop("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: hung network mount?")
+        raise Stop("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: "
+                               "hung network mount?") from None
     except RuntimeError as error:
-        raise Stop("ERROR", f"source folder {source} could not be probed: {error}")
+        raise Stop("ERROR", f"source folder {source} could not be probed: {error}") from None
     job.result.metrics["mount_point"] = found.get("mount_point")
     messages = {
         "missing": f"source folder {source} does not exist: disk not mounted or path moved?",
@@ -91,7 +93,7 @@ def check_space(job: Job) -> None:
     try:
         free = job.rclone.free_bytes(backup.rclone_path)
     except rc.RcloneError as error:
-        raise Stop("WARNING", f"free space of {where} is unknown: {error}")
+        raise Stop("WARNING", f"free space of {where} is unknown: {error}") from None
     if free is None:
         raise Stop("WARNING", f"{where} does not report its free space; min_free_gb was not checked")
     result.metrics["free_bytes"] = free

@@ -40,7 +40,8 @@ class Runner:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
-            raise RcloneError(f"rclone {args[0]} gave no answer within {timeout:g} s (network or server hung?)")
+            raise RcloneError(f"rclone {args[0]} gave no answer within {timeout:g} s "
+                              "(network or server hung?)") from None
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
     def _watched(self, *args: str, on_entry=lambda entry: None) -> subprocess.CompletedProcess:

@@ -2,8 +2,8 @@
 
 from urllib.parse import parse_qs
 
-from tasks.channels import Event, healthchecks, pushover, telegram, uptime_kuma
 from tasks import render
+from tasks.channels import Event, healthchecks, pushover, telegram, uptime_kuma
 from tests.channels.conftest import SECRETS, make_summary, run_event
 
 
