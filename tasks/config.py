@@ -45,6 +45,7 @@ class Backup:
     source_dir: Path
     rclone_path: str
     max_size_mb: float
+    max_files: int
     days: int
     retention: RetentionPolicy
     min_free_gb: float
@@ -80,6 +81,7 @@ class Config:
     log_file: Path
     check_timeout_seconds: int
     stall_timeout_seconds: int
+    run_timeout_hours: float
     lock_wait_seconds: int
     backups: tuple[Backup, ...]             # the entries no problem touches
     notifications: Notifications | None     # None: a problem touches them, nothing can be sent
@@ -123,6 +125,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         log_file=project_path(settings["log_file"]),
         check_timeout_seconds=settings["check_timeout_seconds"],
         stall_timeout_seconds=settings["stall_timeout_seconds"],
+        run_timeout_hours=settings["run_timeout_hours"],
         lock_wait_seconds=settings["lock_wait_seconds"],
         backups=backups,
         notifications=notifications,
@@ -141,6 +144,7 @@ def _nothing_usable(path: Path, *problems: str) -> Config:
     return Config(path=path, log_level=defaults["log_level"], log_file=project_path(defaults["log_file"]),
                   check_timeout_seconds=defaults["check_timeout_seconds"],
                   stall_timeout_seconds=defaults["stall_timeout_seconds"],
+                  run_timeout_hours=defaults["run_timeout_hours"],
                   lock_wait_seconds=defaults["lock_wait_seconds"], backups=(), notifications=None,
                   problems=problems)
 
@@ -185,6 +189,7 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
             source_dir=project_path(entry["source_dir"]),
             rclone_path=_destination(entry["rclone_path"]),
             max_size_mb=_plain(entry["max_size_mb"]),
+            max_files=entry["max_files"],
             days=entry["days"] or 0,
             retention=RetentionPolicy(last=entry["retention"], days=entry["retention_days"],
                                       weeks=entry["retention_weeks"], months=entry["retention_months"]),

@@ -66,6 +66,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
     """Read the config named by the `config=` variable. Its problems are printed on stderr (so `doit list` and
     every on-demand task show them) and logged; they never raise, so `doit list` always works. The other
     variables: dry_run, date, target, overwrite."""
+    os.umask(0o077)  # copies, restores and state files are the owner's alone; children inherit it
     path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     found = config.read(path)
     logs.setup(found.log_file, found.log_level)
@@ -83,6 +84,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
         day=variables.get("date") or None,
         target=variables.get("target") or None,
         overwrite=_yes(variables.get("overwrite")),
+        deadline=time.monotonic() + found.run_timeout_hours * 3600,
     )
     return Plan(found, run)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tasks import selection
 
-SUMS_NAME = selection.RESERVED_NAME
+SUMS_NAME, HMAC_NAME = selection.RESERVED_NAMES
 CHUNK = 1024 * 1024
 
 

@@ -49,6 +49,8 @@ BACKUP_SCHEMA = {
                        example="onedrive:offsite", required=True, empty=False, check_with="rclone_path"),
     "max_size_mb": key("number", "Refuse the copy (ERROR alert) when the selected files total more than this many "
                                  "MiB (1 MiB = 1,048,576 bytes).", default=1024, min=1),
+    "max_files": key("integer", "Refuse the copy (ERROR alert) when more than this many files are selected; "
+                                "0: no limit.", default=0, min=0),
     "days": key("integer", "Copy only files modified in the last `days` × 24 hours; 0, empty or absent: all files.",
                 example=1, default=0, min=0, nullable=True),
     "retention": key("integer", "Keep this many newest dated folders.", default=2, min=1),
@@ -108,6 +110,9 @@ SCHEMA = {
     "stall_timeout_seconds": key("integer", "A walk of a source, its hashing or a copy showing no progress for this "
                                             "many seconds is stopped (hung mount or server); the backup fails and "
                                             "nothing is pruned.", default=600, min=1),
+    "run_timeout_hours": key("number", "Hours after its start at which a run stops whatever is still going, progress "
+                                       "or not (a source that never ends, e.g. a file swapped for /dev/zero); what "
+                                       "was stopped fails and nothing is pruned.", default=23, min=0.01),
     "lock_wait_seconds": key("integer", "Seconds a run waits for an earlier run to finish before giving up; 0: gives "
                                         "up at once.", default=0, min=0),
     "rclone": key("dict", "rclone settings for every backup: `binary`, `config`, `flags`.",

@@ -18,8 +18,9 @@ from tasks.watchdog import die_with_parent
 #: How many problem paths a result names; the count is always exact.
 NAMED_AT_MOST = 20
 
-#: The checksum file at the top of every dated folder (tasks.integrity.SUMS_NAME); a source file there would clash.
-RESERVED_NAME = "SHA256SUMS"
+#: The checksum file at the top of every dated folder and the file that authenticates it (tasks.integrity); a
+#: source file of either name there would clash.
+RESERVED_NAMES = ("SHA256SUMS", "SHA256SUMS.hmac")
 
 
 @dataclasses.dataclass
@@ -87,7 +88,7 @@ def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], lis
             name = relative.rsplit("/", 1)[-1]
             if exclude and excluded(relative, name):
                 selection.excluded += 1
-            elif relative == RESERVED_NAME:
+            elif relative in RESERVED_NAMES:
                 selection.problem(relative, "clashes with the checksum file this tool writes into each copy")
             elif "\n" in relative or "\r" in relative:
                 selection.problem(relative.replace("\n", "\\n").replace("\r", "\\r"),
