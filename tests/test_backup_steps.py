@@ -117,8 +117,11 @@ def test_a_failed_copy_prunes_nothing_and_says_old_copies_are_kept(job):
 def test_files_rclone_did_not_account_for_block_the_seal_and_pruning(job):
     job.rclone.copy_outcome = rc.CopyOutcome(returncode=0, copied=1, replaced=0, checks=0, bytes=5, errors=0,
                                              messages=())
+    job.rclone.check_outcome = rc.CheckOutcome(matched=1, differ=(), missing=("sub/b.txt",), errors=(),
+                                               hash_checked=True)
     result = back_up(job)
     assert result.status == "failed" and "accounted for 1 of the 2 selected files" in result.reason
+    assert "not at the destination: sub/b.txt" in result.reason
     assert not job.rclone.called("upload") and not job.rclone.called("purge")
 
 
@@ -178,6 +181,18 @@ def test_a_dry_run_copies_and_deletes_nothing_but_names_what_it_would_prune(job)
     assert result.status == "ok"
     assert not job.rclone.called("copy") and not job.rclone.called("purge")
     assert result.pruned == [folder(2), folder(3)]
+
+
+@pytest.mark.parametrize("files, allowed", [(2, True), (3, False)])
+def test_max_files_refuses_more_files_than_it_allows(tmp_path, files, allowed):
+    make_files(tmp_path / "src", {f"f{number}": "x" for number in range(files)})
+    (tmp_path / "state").mkdir()
+    job = make_job(tmp_path / "state", tmp_path / "src", tmp_path / "nas", max_files=2)
+    if allowed:
+        assert backup_action.select(job).files == files
+    else:
+        with pytest.raises(Stop, match="3 files selected, more than max_files 2"):
+            backup_action.select(job)
 
 
 @pytest.mark.parametrize("extra_bytes, allowed", [(0, True), (1, False)])

@@ -8,13 +8,16 @@ import time
 
 import pytest
 
-from tests.conftest import make_dated_folder, make_files, obscure, sealed_listing
+from tests.conftest import listing, make_dated_folder, make_files, obscure, sealed_listing
 
-TODAY = datetime.date.today()
+
+def day(ago: int = 0) -> datetime.date:
+    """The local date `ago` days before now, read at each use (never at import: a suite may run across midnight)."""
+    return datetime.date.today() - datetime.timedelta(days=ago)
 
 
 def dated(name: str, days_ago: int = 0) -> str:
-    return f"{name}_{(TODAY - datetime.timedelta(days=days_ago)).isoformat()}"
+    return f"{name}_{day(days_ago).isoformat()}"
 
 
 def backup(name, source, destination, **extra) -> dict:
@@ -39,11 +42,11 @@ def test_normal_run_copies_young_files_with_subfolders_into_a_dated_folder(site,
     assert sealed_listing(copied) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
                                "names/with space #1 ünï.txt": b"odd"}
     assert "[backup OK]" in run.stdout and "1 of 1 backups ok" in run.stdout
-    assert "usb1: 3 files, 22 B, newest " + TODAY.isoformat() in run.stdout
+    assert "usb1: 3 files, 22 B, newest " + day().isoformat() in run.stdout
     result = site.result("backup:usb1")
     assert (result["status"], result["files"], result["bytes"]) == ("ok", 3, 22)
     assert result["destination"] == str(copied)
-    assert result["newest_file"] == TODAY.isoformat()
+    assert result["newest_file"] == day().isoformat()
     assert "Traceback" not in run.stderr
 
 
@@ -71,8 +74,33 @@ def test_over_the_size_cap_nothing_is_copied_or_pruned(site, folders):
     run = site.doit()
     assert run.returncode == 1
     assert sorted(p.name for p in destination.iterdir()) == [dated("usb1", 6), dated("usb1", 5)]
-    assert "exceed max_size_mb 1: nothing copied, nothing pruned" in run.stdout
+    assert "exceed max_size_mb 1. Nothing copied, nothing pruned" in run.stdout
     assert site.result("backup:usb1")["status"] == "failed"
+
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("over", [0, 1], ids=["exactly-the-cap", "one-byte-over"])
+def test_size_cap_copies_a_total_of_exactly_max_size_mb_and_refuses_one_byte_more(site, tmp_path, over):
+    """max_size_mb refuses only a total that EXCEEDS it: exactly max_size_mb x 1,048,576 bytes is copied."""
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    make_files(source, {"dump.bin": (b"d" * (MIB - 1000), 0), "sub/tail.bin": (b"t" * (1000 + over), 0)})
+    old = [make_dated_folder(destination / dated("usb1", age)) for age in (1, 2, 3)]
+    before = {folder.name: listing(folder) for folder in old}
+    site.write_config([backup("usb1", source, destination, max_size_mb=1, retention=1)])
+    run = site.doit()
+    result = site.result("backup:usb1")
+    assert result["bytes"] == MIB + over
+    if not over:
+        assert run.returncode == 0, run.stdout + run.stderr
+        copied = listing(destination / dated("usb1"))
+        assert {name: copied.get(name) for name in listing(source)} == listing(source) and "SHA256SUMS" in copied
+        assert sorted(result["pruned"]) == sorted(before)  # a run that goes through does prune these
+        return
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "exceed max_size_mb 1" in run.stdout and result["status"] == "failed"
+    assert {folder.name: listing(folder) for folder in destination.iterdir()} == before  # none copied, none pruned
 
 
 def test_missing_source_and_empty_mount_point_are_refused_by_name(site, folders, tmp_path):
@@ -127,7 +155,7 @@ def test_nothing_young_enough_warns_with_the_newest_date_and_prunes_nothing(site
     run = site.doit()
     assert run.returncode == 0
     assert "[backup WARNING]" in run.stdout
-    newest = (TODAY - datetime.timedelta(days=10)).isoformat()
+    newest = day(10).isoformat()
     assert f"nothing newer than 2 days in {source}; newest file is from {newest}" in run.stdout
     assert len(list(destination.iterdir())) == 3
 
@@ -139,7 +167,7 @@ def test_retention_by_count_and_by_period_leaves_foreign_folders_alone(site, tmp
     ages = range(1, 100)
     for age in ages:
         make_dated_folder(destination / dated("db", age))
-    foreign = ["db2_2026-01-01", "other_" + TODAY.isoformat(), "db_2026-13-45", dated("db", -3), "db_latest"]
+    foreign = ["db2_2026-01-01", "other_" + day().isoformat(), "db_2026-13-45", dated("db", -3), "db_latest"]
     for name in foreign:
         (destination / name).mkdir()
     site.write_config([backup("db", source, destination, retention=3, retention_weeks=4, retention_months=2)])
@@ -153,9 +181,9 @@ def test_retention_by_count_and_by_period_leaves_foreign_folders_alone(site, tmp
     expected = {dated("db", 0), dated("db", 1), dated("db", 2)}
     weeks, months = {}, {}
     for age in range(0, 100):
-        day = TODAY - datetime.timedelta(days=age)
-        weeks.setdefault(day.isocalendar()[:2], dated("db", age))
-        months.setdefault((day.year, day.month), dated("db", age))
+        when = day(age)
+        weeks.setdefault(when.isocalendar()[:2], dated("db", age))
+        months.setdefault((when.year, when.month), dated("db", age))
     expected |= set(list(weeks.values())[:4]) | set(list(months.values())[:2])
     assert set(ours) == expected
     pruned = site.result("backup:db")["pruned"]
@@ -171,8 +199,33 @@ def test_no_pruning_after_a_failed_copy(site, folders):
     site.write_config([backup("usb1", source, destination, retention=1)])
     run = site.doit()
     assert run.returncode == 1
-    assert "FAILED   usb1:" in run.stdout and "Old copies are kept" in run.stdout
+    assert "FAILED   usb1:" in run.stdout and "Nothing copied, nothing pruned" in run.stdout
     assert {p.name for p in destination.iterdir()} == {dated("usb1", a) for a in (0, 1, 2, 3)}
+
+
+@pytest.mark.parametrize("verify", ["checksum", "off"])
+def test_no_pruning_when_the_rclone_copy_itself_fails(site, tmp_path, verify):
+    """The folder was prepared, then rclone's copy failed (a subfolder of today's folder, left by an interrupted
+    run, is read-only). With `verify: off` no later step notices the missing file: only the copy's own failure
+    stands between this run and a prune of every old folder (retention 1)."""
+    source, destination = tmp_path / "usb", tmp_path / "nas"
+    make_files(source, {"top.txt": "copied fine", "locked/inner.txt": "cannot be written"})
+    old = [make_dated_folder(destination / dated("usb1", age)) for age in (1, 2, 3)]
+    before = {folder.name: listing(folder) for folder in old}
+    today = destination / dated("usb1")
+    (today / "locked").mkdir(parents=True)
+    (today / "locked").chmod(0o555)
+    site.write_config([backup("usb1", source, destination, retention=1, verify=verify)])
+    try:
+        run = site.doit(unprivileged=True)  # without root's power to write into a read-only folder
+    finally:
+        (today / "locked").chmod(0o755)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"copy to {today} failed" in run.stdout, run.stdout
+    assert {folder.name: listing(folder) for folder in destination.iterdir() if folder != today} == before
+    assert not (today / "SHA256SUMS").exists()
+    assert (today / "top.txt").read_text() == "copied fine"  # the folder was prepared and the copy ran
+    assert site.result("backup:usb1")["status"] == "failed" and site.result("backup:usb1")["pruned"] == []
 
 
 def test_destination_below_min_free_gb_is_skipped_with_a_critical_alert(site, folders):
@@ -205,13 +258,14 @@ def test_invalid_config_fails_clearly_in_run_and_list(site, folders):
     site.write_config([backup("usb1", source, destination, retension=3)])
     run = site.doit()
     assert run.returncode == 1
-    assert "CRITICAL: invalid config, nothing was done" in run.stderr
-    assert "backup_copy_list[0].retension: unknown field" in run.stderr
+    assert "CRITICAL: invalid config, nothing was done" in run.stdout
+    assert "backup_copy_list[0].retension: unknown field" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert list(destination.iterdir()) == []
     listed = site.doit("list")
     assert listed.returncode == 0
-    assert "config_error" in listed.stdout and "INVALID CONFIG" in listed.stdout
+    assert listed.stdout.startswith("backup:usb1") and "NOT USABLE" in listed.stdout
+    assert "  backup_copy_list[0].retension: unknown field" in listed.stderr.splitlines()
     assert "Traceback" not in listed.stdout + listed.stderr
     assert "backup_copy_list[0].retension: unknown field" in site.log_file.read_text()
 

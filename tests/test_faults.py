@@ -21,17 +21,30 @@ import yaml
 from tasks import config
 from tests.conftest import RcloneServer, listing, make_dated_folder, make_files
 
-TODAY = datetime.date.today()
+
+def day(ago: int = 0) -> datetime.date:
+    """The local date `ago` days before now, read at each use (never at import: a suite may run across midnight)."""
+    return datetime.date.today() - datetime.timedelta(days=ago)
 
 
 def dated(name: str, days_ago: int = 0) -> str:
-    return f"{name}_{(TODAY - datetime.timedelta(days=days_ago)).isoformat()}"
+    return f"{name}_{day(days_ago).isoformat()}"
+
+
+#: The victim's complete copies of earlier days, and its retention: a run that went through would keep today's
+#: folder and the newest of these, and prune the others, so a fault that wrongly prunes cannot go unnoticed.
+VICTIM_OLD_AGES = (1, 2, 3)
+VICTIM_RETENTION = 2
 
 
 class Matrix:
-    """A victim and a bystander backup, each with yesterday's complete copy already at its destination."""
+    """A victim and a bystander backup, each with complete copies of earlier days already at its destination.
 
-    def __init__(self, site, root: Path, victim_source: Path | None = None, victim_destination: str | None = None):
+    `victim_disk`: the local folder behind a victim destination given by the test (a remote's root on disk); the
+    victim's old copies are made and watched there. Without a destination, the victim's is a local folder."""
+
+    def __init__(self, site, root: Path, victim_source: Path | None = None, victim_destination: str | None = None,
+                 victim_disk: Path | None = None):
         self.site = site
         self.bystander_source, self.bystander_destination = root / "usb-ok", root / "nas-ok"
         make_files(self.bystander_source, {"ok.txt": "fine", "sub/ok2.txt": "fine too"})
@@ -40,24 +53,26 @@ class Matrix:
         if victim_source is None:
             make_files(self.victim_source, {"v.txt": "victim data", "deep/er/v2.txt": "more"})
         self.victim_destination = victim_destination or str(root / "nas")
-        if victim_destination is None:
-            make_dated_folder(Path(self.victim_destination) / dated("victim", 1))
+        self.victim_disk = Path(self.victim_destination) if victim_destination is None else victim_disk
+        if self.victim_disk is not None:
+            for age in VICTIM_OLD_AGES:
+                make_dated_folder(self.victim_disk / dated("victim", age))
         self.before = self.complete_folders()
 
     def complete_folders(self) -> dict:
-        """Contents of every sealed folder from before today, on local destinations."""
+        """Contents of every sealed folder from before today, on the destinations' disks."""
         found = {}
-        for destination in (self.bystander_destination, Path(self.victim_destination)):
-            if destination.is_dir():
+        for destination in (self.bystander_destination, self.victim_disk):
+            if destination is not None and destination.is_dir():
                 for folder in destination.iterdir():
-                    if (folder / "SHA256SUMS").exists() and not folder.name.endswith(TODAY.isoformat()):
+                    if (folder / "SHA256SUMS").exists() and not folder.name.endswith(day().isoformat()):
                         found[str(folder)] = listing(folder)
         return found
 
     def configure(self, victim: dict | None = None, **settings) -> None:
         backups = [
             {"name": "victim", "source_dir": str(self.victim_source), "rclone_path": self.victim_destination,
-             "retention": 1, **(victim or {})},
+             "retention": VICTIM_RETENTION, **(victim or {})},
             {"name": "bystander", "source_dir": str(self.bystander_source),
              "rclone_path": str(self.bystander_destination), "retention": 5},
         ]
@@ -75,8 +90,8 @@ class Matrix:
         assert "OK       bystander:" in run.stdout, run.stdout
         assert (self.bystander_destination / dated("bystander") / "SHA256SUMS").exists()
         self.assert_nothing_good_lost()
-        victim_today = Path(self.victim_destination) / dated("victim")
-        if Path(self.victim_destination).is_absolute():
+        if self.victim_disk is not None:
+            victim_today = self.victim_disk / dated("victim")
             assert not (victim_today / "SHA256SUMS").exists(), "a partial folder was sealed as complete"
 
     def assert_nothing_good_lost(self) -> None:
@@ -88,6 +103,9 @@ class Matrix:
         run = self.site.doit(**doit)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "OK       victim:" in run.stdout
+        if self.victim_disk is not None:  # the run that goes through prunes what the fault had to leave alone
+            kept = {p.name for p in self.victim_disk.iterdir() if p.name.startswith("victim_")}
+            assert kept == {dated("victim")} | {dated("victim", age) for age in VICTIM_OLD_AGES[:VICTIM_RETENTION - 1]}
 
 
 @pytest.fixture
@@ -195,7 +213,7 @@ def test_destination_server_down_before_the_run(site, tmp_path):
     server.start()
     server.write_rclone_config()
     server.stop()
-    matrix = Matrix(site, tmp_path, victim_destination="offsite:")
+    matrix = Matrix(site, tmp_path, victim_destination="offsite:", victim_disk=server.root)
     matrix.configure(check_timeout_seconds=5, rclone={"config": str(server.rclone_config)})
     matrix.assert_fault(site.doit(), "check_rclone:victim", level="ERROR")
     server.start()
@@ -209,7 +227,7 @@ def test_server_killed_mid_upload_leaves_no_counted_partial_files(site, tmp_path
     server.write_rclone_config()
     source = tmp_path / "usb"
     make_files(source, {"big.bin": random.Random(6).randbytes(2_000_000)})
-    matrix = Matrix(site, tmp_path, victim_source=source, victim_destination="offsite:")
+    matrix = Matrix(site, tmp_path, victim_source=source, victim_destination="offsite:", victim_disk=server.root)
     matrix.configure(rclone={"config": str(server.rclone_config)},
                      victim={"rclone": {"flags": ["--bwlimit", "400k", "--retries", "1", "--low-level-retries", "1"]}})
     running = subprocess.Popen(site.doit_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -242,8 +260,7 @@ def test_destination_fills_up_during_the_upload(site, tmp_path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     try:
-        make_dated_folder(small / dated("victim", 1))
-        matrix = Matrix(site, tmp_path, victim_destination=str(small))
+        matrix = Matrix(site, tmp_path, victim_destination=str(small), victim_disk=small)
         make_files(matrix.victim_source, {"large.bin": random.Random(7).randbytes(600_000)})
         matrix.configure()
         matrix.assert_fault(site.doit(), "the destination is full", level="CRITICAL")
@@ -258,7 +275,7 @@ def test_wrong_sftp_password(site, tmp_path):
     server = RcloneServer("sftp", tmp_path / "sftp-root", tmp_path / "rclone")
     server.start()
     server.write_rclone_config(password="not-the-password")
-    matrix = Matrix(site, tmp_path, victim_destination="offsite:")
+    matrix = Matrix(site, tmp_path, victim_destination="offsite:", victim_disk=server.root)
     matrix.configure(rclone={"config": str(server.rclone_config)})
     matrix.assert_fault(site.doit(), "login refused", level="CRITICAL")
     server.write_rclone_config()
@@ -358,15 +375,16 @@ def test_broken_config_gives_a_clear_message_and_exit_code(site, tmp_path, case)
     site.config_path.write_bytes(text if isinstance(text, bytes) else text.encode())
     run = site.doit()
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "CRITICAL: invalid config, nothing was done" in run.stderr
-    assert str(site.config_path) in run.stderr
+    assert "CRITICAL: invalid config, nothing was done" in run.stdout
+    assert str(site.config_path) in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     listed = site.doit("list")
-    assert listed.returncode == 0 and "config_error" in listed.stdout
+    assert listed.returncode == 0 and "notify" in listed.stdout and str(site.config_path) in listed.stderr
 
 
 def test_random_documents_never_crash_the_loader(tmp_path):
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
     leaves = st.none() | st.booleans() | st.integers(-5, 10 ** 12) | st.floats(allow_nan=True) | st.text(max_size=8)
     keys = st.sampled_from(["backup_copy_list", "name", "source_dir", "rclone_path", "days", "retention", "email",
                             "rclone", "flags", "notifications", "pushover", "log_level", "min_free_gb", "x"])
@@ -424,8 +442,7 @@ def test_clock_surprises_and_neighbours_are_never_deleted(matrix):
                  dated("other", 30), "victim_latest"]
     for name in strangers:
         make_dated_folder(destination / name)
-    for age in (2, 3, 4):
-        make_dated_folder(destination / dated("victim", age))
+    make_dated_folder(destination / dated("victim", 4))  # beside the matrix's VICTIM_OLD_AGES
     matrix.configure()
     run = matrix.site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
@@ -452,7 +469,7 @@ def test_odd_names_are_copied_or_reported_never_dropped(site, tmp_path, remote_k
         server.start()
         server.write_rclone_config()
     matrix = Matrix(site, tmp_path, victim_source=source,
-                    victim_destination="offsite:" if server else None)
+                    victim_destination="offsite:" if server else None, victim_disk=server.root if server else None)
     make_files(source, {"line\nbreak.txt": "cannot be listed"})
     matrix.configure(**({"rclone": {"config": str(server.rclone_config)}} if server else {}))
     run = site.doit()

@@ -3,20 +3,24 @@ webdav remotes through the real doit CLI."""
 
 import datetime
 import hashlib
+import os
 import random
 import subprocess
 import time
 
 import pytest
 
-from tasks import integrity
+from tasks import integrity, selection
 from tests.conftest import RcloneServer, make_dated_folder, make_files, sealed_listing
 
-TODAY = datetime.date.today()
+
+def day(ago: int = 0) -> datetime.date:
+    """The local date `ago` days before now, read at each use (never at import: a suite may run across midnight)."""
+    return datetime.date.today() - datetime.timedelta(days=ago)
 
 
 def dated(name: str, days_ago: int = 0) -> str:
-    return f"{name}_{(TODAY - datetime.timedelta(days=days_ago)).isoformat()}"
+    return f"{name}_{day(days_ago).isoformat()}"
 
 
 FILES = {"a.txt": "alpha", "dir/b c #.txt": "bravo", "dir/deep/ü.bin": b"\x00\x01charlie"}
@@ -118,9 +122,9 @@ def test_verify_a_given_day_and_refuse_an_incomplete_one(site, source, tmp_path)
     make_dated_folder(nas / dated("web", 1))
     make_dated_folder(nas / dated("web", 2), sealed=False)
     configure(site, source, str(nas))
-    good = site.doit("run", "verify:web", f"date={(TODAY - datetime.timedelta(days=1)).isoformat()}")
+    good = site.doit("run", "verify:web", f"date={day(1).isoformat()}")
     assert good.returncode == 0 and f"all 1 files of {dated('web', 1)}" in good.stdout
-    bad = site.doit("run", "verify:web", f"date={(TODAY - datetime.timedelta(days=2)).isoformat()}")
+    bad = site.doit("run", "verify:web", f"date={day(2).isoformat()}")
     assert bad.returncode == 1 and "has no SHA256SUMS: its copy never completed" in bad.stdout
 
 
@@ -224,6 +228,42 @@ def test_sums_are_parsed_as_sha256sum_writes_them(tmp_path):
     assert sums == {"x y.txt": hashlib.sha256(b"x").hexdigest(), "*star": hashlib.sha256(b"s").hexdigest()}
     assert integrity.parse(integrity.render(sums)) == sums
     assert integrity.compare(sums, tmp_path) == ([], [])
+
+
+def _grow(path):
+    with open(path, "ab") as handle:
+        handle.write(b"appended by the primary backup")
+
+
+def _rewrite_same_size_older_mtime(path):
+    stamp = os.stat(path).st_mtime_ns
+    with open(path, "r+b") as handle:  # same size, other bytes, and a back-dated mtime (as rsync -t leaves it)
+        handle.write(b"X" * 4096)
+    os.utime(path, ns=(stamp - 3600 * 10 ** 9, stamp - 3600 * 10 ** 9))
+
+
+@pytest.mark.parametrize("change", [_grow, _rewrite_same_size_older_mtime], ids=["grows", "rewritten"])
+def test_a_file_changed_while_it_is_hashed_is_reported_and_not_sealed(tmp_path, change):
+    source = tmp_path / "usb"
+    make_files(source, {"before.txt": "steady", "busy.bin": random.Random(3).randbytes(3 * 1024 * 1024 + 5),
+                        "z-after.txt": "steady too"})
+    file_list, sums_file = tmp_path / "files", tmp_path / "SHA256SUMS"
+    selection.select(source, None, (), file_list)  # the list as a run writes it, in the walk's order
+    order = [line for line in file_list.read_bytes().split(b"\n") if line]
+    busy_first_mib = order.index(b"busy.bin") + 1  # each other file is under 1 MiB: one progress call each
+    calls = []
+
+    def progress():  # called per MiB read: busy.bin changes under the reader after its first MiB
+        calls.append(1)
+        if len(calls) == busy_first_mib:
+            change(source / "busy.bin")
+
+    hashed, problems = integrity.hash_listed(source, file_list, sums_file, progress)
+    assert len(calls) >= 4, "progress was not called per MiB"
+    assert problems == ["busy.bin: changed while being hashed"]
+    assert hashed == 2
+    assert integrity.parse(sums_file.read_text()) == {"before.txt": hashlib.sha256(b"steady").hexdigest(),
+                                                      "z-after.txt": hashlib.sha256(b"steady too").hexdigest()}
 
 
 def test_sample_is_bounded_by_count_and_bytes():

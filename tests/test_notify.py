@@ -91,6 +91,27 @@ def test_sendgrid_500_is_retried_and_reported_while_pushover_still_goes_out(site
     assert json.loads((site.config_path.parent / "results" / "summary.json").read_text())["host"]
 
 
+def test_a_service_error_that_echoes_the_secret_is_reported_with_the_secret_masked(site, httpserver, tmp_path):
+    key, app_token = SECRET_ENV["SENDGRID_API_KEY"], SECRET_ENV["PUSHOVER_APP_TOKEN"]
+    httpserver.expect_request("/v3/mail/send").respond_with_data(
+        f'{{"errors":[{{"message":"overloaded while checking key {key}"}}]}}', status=500)
+    httpserver.expect_request("/1/messages.json").respond_with_data(
+        f'{{"token":"invalid: {app_token}","errors":["application token is invalid"],"status":0}}', status=400)
+    configure(site, httpserver, tmp_path, backups_ok=False, channels=("sendgrid", "pushover"))
+    run = site.doit(env=SECRET_ENV)
+    assert run.returncode == 1
+    assert len(requests_to(httpserver, "/v3/mail/send")) == 3 and len(requests_to(httpserver, "/1/messages.json")) == 1
+    log = site.log_file.read_text()
+    for text in (run.stdout, log):  # the service's error text is shown, with the secret in it masked
+        assert 'sendgrid: HTTP 500: {"errors":[{"message":"overloaded while checking key ***"}]}' in text, text
+        assert 'pushover: HTTP 400: {"token":"invalid: ***","errors":["application token is invalid"]' in text, text
+    written = [run.stdout, run.stderr, log]
+    written += [path.read_text() for path in (site.config_path.parent / "results").iterdir()]
+    for text in written:
+        for secret in SECRET_ENV.values():
+            assert secret not in text
+
+
 def test_no_planted_secret_reaches_output_log_or_result_files(site, services, tmp_path):
     configure(site, services, tmp_path, backups_ok=False)
     run = site.doit(env=SECRET_ENV)

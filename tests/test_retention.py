@@ -2,7 +2,8 @@
 
 import datetime
 
-from hypothesis import given, strategies as st
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from tasks.config import RetentionPolicy
 from tasks.retention import folder_name, plan
@@ -113,20 +114,42 @@ policies = st.builds(RetentionPolicy, last=st.integers(1, 10), days=st.integers(
 foreign = st.sampled_from(["other_2026-01-01", "web_2026-02-30", "web2_2026-01-01", "web_x", "weblog"])
 
 
-@given(st.sets(dates, max_size=60), st.lists(foreign, max_size=5), dates, policies, st.randoms())
-def test_properties(days, others, today, policy, rng):
+@st.composite
+def days_and_today(draw):
+    """Folder dates, and a `today` that is mostly one of them (today's folder exists, as on every real run after
+    the copy), sometimes the day after or before one of them, sometimes any date."""
+    where = draw(st.sampled_from(["a folder's day"] * 3 + ["next to a folder", "anywhere"]))
+    days = draw(st.sets(dates, min_size=0 if where == "anywhere" else 1, max_size=60))
+    if where == "anywhere":
+        return days, draw(dates)
+    today = draw(st.sampled_from(sorted(days)))
+    if where == "next to a folder":
+        today += datetime.timedelta(days=draw(st.sampled_from([-1, 1])))
+    return days, today
+
+
+@given(days_and_today(), st.lists(foreign, max_size=5), policies, st.randoms(), st.booleans())
+def test_properties(days_today, others, policy, rng, todays_sealed):
+    days, today = days_today
     names = [folder_name("web", d) for d in days] + others
     complete = {name for name in names if rng.random() < 0.7}
+    todays = folder_name("web", today)
+    if todays in names:  # an interrupted copy leaves today's folder without SHA256SUMS
+        complete = complete | {todays} if todays_sealed else complete - {todays}
     decision = plan("web", names, today, policy, complete)
+    event("today's folder: " + ("absent" if todays not in names else "complete" if todays in complete
+                                else "incomplete"))
+    # today's folder, complete or not, is always kept and never deleted
+    if todays in names:
+        assert todays in decision.keep and todays not in decision.delete
+        assert (todays in decision.incomplete) == (todays not in complete)
     valid = {folder_name("web", d) for d in days if d <= today}
     # keep and delete split exactly this backup's valid folders, nothing else is ever deleted
     assert set(decision.keep) | set(decision.delete) == valid
     assert not set(decision.keep) & set(decision.delete)
-    # the newest `last` complete folders are kept, and so is today's
+    # the newest `last` complete folders are kept (and today's: see above)
     newest_complete = sorted(valid & complete, reverse=True)[: policy.last]
     assert set(newest_complete) <= set(decision.keep)
-    if folder_name("web", today) in valid:
-        assert folder_name("web", today) in decision.keep
     # incomplete keepers are reported; never more kept than the rules allow twice over (complete + window)
     assert set(decision.incomplete) == set(decision.keep) - complete
     assert len(decision.keep) <= 2 * (policy.last + policy.days + policy.weeks + policy.months) + 1

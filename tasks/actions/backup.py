@@ -121,6 +121,9 @@ def select(job: Job) -> selection.Selection:
     if chosen.bytes > backup.max_bytes:
         raise Stop("ERROR", f"{chosen.files} files totalling {format_bytes(chosen.bytes)} exceed max_size_mb "
                             f"{backup.max_size_mb}", bytes=chosen.bytes, max_bytes=backup.max_bytes)
+    if backup.max_files and chosen.files > backup.max_files:
+        raise Stop("ERROR", f"{chosen.files} files selected, more than max_files {backup.max_files}",
+                   files=chosen.files, max_files=backup.max_files)
     return chosen
 
 
@@ -147,9 +150,20 @@ def copy_files(job: Job, chosen) -> None:
                    rclone_exit=outcome.returncode, errors=outcome.errors)
     if outcome.accounted != chosen.files:
         raise Stop("ERROR", f"rclone accounted for {outcome.accounted} of the {chosen.files} selected files "
-                            f"(copied {outcome.copied}, unchanged {outcome.identical}); files changed or vanished "
-                            "during the copy?")
+                            f"(copied {outcome.copied}, unchanged {outcome.identical}){_not_there(job)}; files "
+                            "changed or vanished during the copy?")
     job.log.info("copied %d, unchanged %d, %s sent", outcome.copied, outcome.identical, format_bytes(outcome.bytes))
+
+
+def _not_there(job: Job) -> str:
+    """`; not at the destination: a, b`: the listed files a comparison finds missing, to name what rclone passed
+    over; empty when the comparison cannot tell."""
+    try:
+        outcome = job.rclone.check(job.backup.source_dir, todays_folder(job), job.state_file("files"), False,
+                                   job.state_file("check"))
+    except rc.RcloneError:
+        return ""
+    return f"; not at the destination: {', '.join(outcome.missing)}" if outcome.missing else ""
 
 
 def _hash(job: Job) -> dict:
