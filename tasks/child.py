@@ -2,7 +2,7 @@
 
     probe   is the source a readable, non-empty folder?
     select  walk the source and write the file list
-    hash    sha256 of every listed file, written to a sums file
+    hash    sha256 of every listed file, exactly as the walk saw it, written to a sums file
 """
 
 import json

@@ -28,7 +28,7 @@ from doit.cmd_info import Info
 from doit.exceptions import InvalidCommand, TaskFailed, UnmetDependency
 from doit.reporter import ErrorOnlyReporter
 
-from tasks import config, kinds, lock, logs
+from tasks import config, file_safety, kinds, lock, logs
 from tasks.job import Run, record
 from tasks.notify import refuse, report
 
@@ -64,8 +64,9 @@ class QuietReporter(ErrorOnlyReporter):
 
 def plan(variables: dict[str, str | None]) -> Plan:
     """Read the config named by the `config=` variable. Its problems are printed on stderr (so `doit list` and
-    every on-demand task show them) and logged; they never raise, so `doit list` always works. The other
-    variables: dry_run, date, target, overwrite."""
+    every on-demand task show them) and logged; they never raise, so `doit list` always works. Its warnings
+    (which block nothing) are printed and logged beside them. The other variables: dry_run, date, target,
+    overwrite."""
     os.umask(0o077)  # copies, restores and state files are the owner's alone; children inherit it
     path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     found = config.read(path)
@@ -74,6 +75,9 @@ def plan(variables: dict[str, str | None]) -> Plan:
         logging.getLogger(logs.LOGGER).critical("invalid config: %s", found.report(), extra={"printed": True})
         print(f"WARNING: {found.report()}\nA full run and backup:NAME refuse to run until every problem is fixed; "
               "verify, restore and drill work for the backups no problem touches.", file=sys.stderr)
+    if found.warnings:
+        logging.getLogger(logs.LOGGER).warning("%s", found.warning_report(), extra={"printed": True})
+        print(found.warning_report(), file=sys.stderr)
     run = Run(
         run_id=f"{time.time():.6f}-{os.getpid()}",
         state_dir=path.parent if path.parent.is_dir() else config.PROJECT_ROOT / "var",
@@ -96,7 +100,7 @@ def _yes(value: str | None) -> bool:
 def tasks(plan: Plan):
     """Yield every task dict of the graph."""
     yield {"basename": LOCK_TASK, "doc": "one run at a time",
-           "actions": [(_take_lock, [plan.run.state_dir / "run.lock", plan.config.lock_wait_seconds])]}
+           "actions": [(_take_lock, [plan.run, plan.config.lock_wait_seconds])]}
     registry = kinds.registry()
     for kind in registry.values():
         if kind.per_backup:
@@ -155,12 +159,15 @@ def _host_task(kind: kinds.Kind, plan: Plan, registry: dict) -> dict:
     return {**task, "task_dep": ([LOCK_TASK] if kind.in_full_run else []) + after, "actions": [(kind.work, [plan])]}
 
 
-def _take_lock(path: Path, wait_seconds: int):
+def _take_lock(run: Run, wait_seconds: int):
+    """One run at a time, in state folders only this user can change (checked before any work starts)."""
     if multiprocessing.parent_process() is not None:
         return TaskFailed("the run lock must be held by the doit process itself: use -P thread with -n")
     try:
-        lock.acquire(path, wait_seconds)
-    except lock.LockHeld as error:
+        lock.acquire(run.state_dir / "run.lock", wait_seconds)
+        file_safety.private_folder(run.results_dir, "results folder")
+        file_safety.private_folder(run.lists_dir, "file lists folder")
+    except (lock.LockHeld, file_safety.Unsafe) as error:
         logging.getLogger(logs.LOGGER).error("%s", error)
         return TaskFailed(str(error))
     return True

@@ -4,15 +4,29 @@ The format is the one `sha256sum -c` reads: `<64 hex digits>  <path relative to 
 A folder gets its SHA256SUMS last, after its copy was verified: a folder without one is incomplete.
 """
 
+import errno
 import hashlib
 import os
 import random
+import stat
 from pathlib import Path
 
 from tasks import selection
 
 SUMS_NAME, HMAC_NAME = selection.RESERVED_NAMES
 CHUNK = 1024 * 1024
+
+#: Opening inside a source others can write: never through a symbolic link, never blocking on a FIFO.
+_NO_SURPRISES = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_OPEN_ERRORS = {
+    errno.ELOOP: "changed since it was listed (it or a folder on its path is now a symbolic link, not followed)",
+    errno.ENOTDIR: "changed since it was listed (a folder on its path is no longer a folder)",
+    errno.ENOENT: "vanished since it was listed",
+}
+
+
+class NotAsListed(Exception):
+    """The file at a listed path is not the one the walk saw, or it changed while it was read: why."""
 
 
 def sha256_of(path: Path, progress=lambda: None) -> str:
@@ -27,34 +41,121 @@ def sha256_of(path: Path, progress=lambda: None) -> str:
 
 def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda: None) -> tuple[int, list[str]]:
     """Write the sha256 of each file named in `file_list` to `sums_file` (SHA256SUMS format, streamed: memory
-    stays flat); return how many were hashed, and the files that vanished or changed while being hashed.
+    stays flat); return how many were hashed, and the files that are not as the walk saw them (named).
 
-    `progress` is called for every MiB read, so a watchdog can tell slow hashing from a hung source."""
+    Others can write the source: a listed file may since be a link to /dev/zero, a FIFO, or a bigger file. So each
+    is opened from the source's descriptor without following links, must be the very file the walk recorded, and
+    is read to exactly its recorded size. `progress` is called for every MiB read, so a watchdog can tell slow
+    hashing from a hung source."""
     hashed, problems = 0, []
-    with open(file_list, encoding="utf-8", errors="surrogateescape") as listing, \
-            open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums:
-        for line in listing:
-            relative = line.rstrip("\n")
-            path = source / relative
+    try:
+        folders = _SourceFolders(source)
+    except OSError as error:
+        return 0, [f"{selection.escaped(str(source))}: the source folder cannot be opened ({error.strerror})"]
+    with folders, open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums:
+        for path, walked in selection.listed(file_list):
+            relative = os.fsdecode(path)
             try:
-                before = os.stat(path)
-                digest = sha256_of(path, progress)
-                after = os.stat(path)
-            except OSError as error:
-                problems.append(f"{relative}: cannot be hashed ({error.strerror})")
-                continue
-            if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-                problems.append(f"{relative}: changed while being hashed")
+                digest = _hash_as_walked(folders, path, walked, progress)
+            except NotAsListed as why:
+                problems.append(f"{selection.escaped(relative)}: {why}")
                 continue
             sums.write(f"{digest}  {relative}\n")
             hashed += 1
     return hashed, problems
 
 
+def _hash_as_walked(folders: "_SourceFolders", path: bytes, walked: selection.Walked | None, progress) -> str:
+    """The sha256 of the very file the walk saw at `path`, read through one descriptor (the path may change
+    meanwhile; the descriptor does not); NotAsListed when that file is not there as it was."""
+    if walked is None:
+        raise NotAsListed("was not recorded when the source was walked, so it cannot be told from a swapped file")
+    parent, _, name = path.rpartition(b"/")
+    try:
+        descriptor = os.open(name, _NO_SURPRISES, dir_fd=folders.open(parent))
+    except OSError as error:
+        raise NotAsListed(_OPEN_ERRORS.get(error.errno, f"cannot be hashed ({error.strerror})")) from None
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode):
+            raise NotAsListed("changed since it was listed (no longer a regular file)")
+        if (found.st_dev, found.st_ino) != (walked.device, walked.inode):
+            raise NotAsListed("changed since it was listed (another file is in its place)")
+        if found.st_size != walked.size:
+            raise NotAsListed(f"changed since it was listed ({walked.size} bytes then, {found.st_size} now)")
+        digest = _sha256_of_descriptor(descriptor, walked.size, progress)
+        after = os.fstat(descriptor)
+    except OSError as error:
+        raise NotAsListed(f"cannot be hashed ({error.strerror})") from None
+    finally:
+        os.close(descriptor)
+    if (found.st_size, found.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise NotAsListed("changed while being hashed")
+    return digest
+
+
+def _sha256_of_descriptor(descriptor: int, size: int, progress) -> str:
+    """Read exactly `size` bytes in 1 MiB chunks: a file that grows is never read past what was selected."""
+    digest, remaining = hashlib.sha256(), size
+    while remaining:
+        chunk = os.read(descriptor, min(CHUNK, remaining))
+        if not chunk:
+            raise NotAsListed("changed while being hashed")
+        digest.update(chunk)
+        remaining -= len(chunk)
+        progress()
+    return digest.hexdigest()
+
+
+class _SourceFolders:
+    """Descriptors of the source folder and of the folder the last file was in, the latter opened name by name
+    from the source's descriptor so that no folder swapped for a link is followed. Only the last one is kept:
+    files come folder by folder, and a deep tree does not run out of descriptors."""
+
+    def __init__(self, source: Path):
+        self.root = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.path, self.descriptor = b"", self.root
+
+    def open(self, path: bytes) -> int:
+        """The descriptor of the folder `path` below the source (b"": the source itself)."""
+        if path != self.path:
+            self._close_last()
+            if path:
+                self.descriptor, self.path = self._walk(path), path
+        return self.descriptor
+
+    def _walk(self, path: bytes) -> int:
+        """Open `path` name by name, never through a link; only the last descriptor stays open."""
+        descriptor = self.root
+        try:
+            for name in path.split(b"/"):
+                parent, descriptor = descriptor, os.open(name, _NO_SURPRISES | os.O_DIRECTORY, dir_fd=descriptor)
+                if parent != self.root:
+                    os.close(parent)
+        except OSError:
+            if descriptor != self.root:
+                os.close(descriptor)
+            raise
+        return descriptor
+
+    def _close_last(self) -> None:
+        if self.descriptor != self.root:
+            os.close(self.descriptor)
+        self.path, self.descriptor = b"", self.root
+
+    def __enter__(self) -> "_SourceFolders":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close_last()
+        os.close(self.root)
+
+
 def parse(text: str) -> dict[str, str]:
-    """Path -> hex digest from SHA256SUMS text (binary-mode `*` markers accepted)."""
+    """Path -> hex digest from SHA256SUMS text (binary-mode `*` markers accepted). Lines end at "\\n" only: a name
+    may hold U+2028, U+0085 or \\x1c, which `str.splitlines` would take for line ends."""
     sums = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):
         digest, _, path = line.partition(" ")
         if len(digest) == 64 and path:
             sums[path[1:] if path[0] in " *" else path] = digest.lower()

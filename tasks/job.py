@@ -62,7 +62,7 @@ class Job:
 
     @functools.cached_property
     def rclone(self) -> Rclone:
-        return Rclone(self.backup.rclone, self.run.timeout, self.run.stall_timeout)
+        return Rclone(self.backup.rclone, self.run.timeout, self.run.stall_timeout, self.run.deadline)
 
     @property
     def log(self) -> logging.Logger:
@@ -78,7 +78,6 @@ def record(kind: kinds.Kind, backup: Backup, run: Run) -> bool:
     the result (see tasks.graph)."""
     task = kinds.task_name(kind.name, backup.name)
     job = Job(backup, run, results.Result(task=task, backup=backup.name, run_id=run.run_id, dry_run=run.dry_run))
-    run.lists_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     perform(job, kind.work)
     for alert in job.result.alerts:
         job.log.log(logging.getLevelName(alert.level), "%s: %s", kind.name, alert.message)

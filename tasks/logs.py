@@ -2,6 +2,12 @@
 
 Set up once per process; every task logs through the `backup` logger (`backup.NAME` for one backup), so lines of
 backups that run in parallel stay attributable.
+
+The log file is never opened through a symbolic link (the job runs as root: a link planted as the log file
+would have it append to /etc/shadow) nor when it is another user's file or has a second name; its folder is
+refused when another user owns it or others may write it (unless it has the sticky bit, as /tmp: they can then
+neither replace nor rename the tool's files); every line shows control characters (from names of files) as
+escapes, as tasks.render does.
 """
 
 import logging
@@ -10,17 +16,57 @@ import os
 import sys
 from pathlib import Path
 
+from tasks import file_safety, render
+
 LOGGER = "backup"
 FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 
+class PrintableFormatter(logging.Formatter):
+    """A formatter whose lines show every control character as an escape (tasks.render.printable): a file name
+    can neither send escape sequences to a terminal that shows the log nor forge log lines. The line breaks of
+    the format string itself, of a traceback, and of text already made printable (render.Printable, e.g. the
+    summary) are kept; any other is shown as `\\n`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)  # the other handlers get the record as it was
+        record.msg = _lines_kept(str(record.msg))
+        if isinstance(record.args, dict):
+            record.args = {key: _printable_argument(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_printable_argument(value) for value in record.args)
+        if record.exc_text:  # formatted by another formatter before
+            record.exc_text = _lines_kept(record.exc_text)
+        return super().format(record)
+
+    def formatException(self, exc_info) -> str:
+        return _lines_kept(super().formatException(exc_info))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _lines_kept(super().formatStack(stack_info))
+
+
+def _lines_kept(text: str) -> str:
+    return render.printable_lines(text.split("\n"))
+
+
+def _printable_argument(value):
+    if isinstance(value, render.Printable):
+        return _lines_kept(value)
+    if isinstance(value, (int, float)):  # %d and %.1f still work
+        return value
+    return render.printable(str(value))
+
+
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
-    """Rotating log whose files only the owner can read (they name paths and files), and which remembers a
-    failed write (disk full) instead of printing a traceback, so the run can report it and fail."""
+    """Rotating log whose files only the owner can read (they name paths and files), never opened through a
+    symbolic link or as another user's file, and which remembers a failed write (disk full) instead of printing a
+    traceback, so the run can report it and fail."""
 
     def _open(self):
-        return open(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
-                    self.mode, encoding=self.encoding, errors=self.errors)
+        descriptor = file_safety.open_private(Path(self.baseFilename), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                              "log file")
+        return open(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
 
     def handleError(self, record):
         _note_failure(f"cannot write the log file {self.baseFilename}: {sys.exc_info()[1]}")
@@ -30,6 +76,7 @@ _failures: list[str] = []
 
 
 def _note_failure(message: str) -> None:
+    message = render.printable(message)
     if not _failures:
         print(f"ERROR: {message}; the run goes on, reporting here", file=sys.stderr)
     _failures.append(message)
@@ -49,15 +96,16 @@ def setup(log_file: Path, level: str = "INFO") -> logging.Logger:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_safety.private_folder(log_file.parent, "log folder", sticky_ok=True)  # written only, never read
         to_file = _PrivateRotatingFile(log_file, maxBytes=5 * 1024 * 1024, backupCount=10, encoding="utf-8",
                                        errors="backslashreplace")
-    except OSError as error:
-        _note_failure(f"cannot open the log file {log_file} ({error.strerror})")
+    except (OSError, file_safety.Unsafe) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        _note_failure(f"cannot open the log file {log_file} ({reason})")
         _add_console(logger, logging.WARNING)
         return logger
     to_file.setLevel(level)
-    to_file.setFormatter(logging.Formatter(FORMAT))
+    to_file.setFormatter(PrintableFormatter(FORMAT))
     logger.addHandler(to_file)
     if sys.stderr.isatty():
         _add_console(logger, logging.INFO)
@@ -67,6 +115,6 @@ def setup(log_file: Path, level: str = "INFO") -> logging.Logger:
 def _add_console(logger: logging.Logger, level: int) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     console.addFilter(lambda record: not getattr(record, "printed", False))
     logger.addHandler(console)

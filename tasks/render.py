@@ -1,9 +1,14 @@
-"""A Summary as words: short text (terminal, log, cron, chat), an HTML mail body, the critical lines for a phone.
+r"""A Summary as words: short text (terminal, log, cron, chat), an HTML mail body, the critical lines for a phone.
 
 Pure functions of the Summary, shared by every channel, so each channel only says how to deliver.
+
+Names of files and folders reach these texts, and anyone who can name a file in a source can put control
+characters in a name (ESC `\x1b]0;...` rewrites a terminal's title, more of them its screen): `printable` shows
+every control character as an escape, and every text here, and every log line (tasks.logs), goes through it.
 """
 
 import html
+import re
 
 from tasks.kinds import backup_of
 from tasks.results import LEVELS
@@ -11,9 +16,43 @@ from tasks.summary import Line, Summary, format_bytes, format_duration
 
 WARNING_AND_UP = LEVELS.index("WARNING")
 
+#: C0 controls (tab and line feed included), DEL, C1 controls, the Unicode line and paragraph separators, and the
+#: lone surrogates that stand for bytes of non-UTF-8 names (printed raw, 0x9b is a terminal's CSI).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+class Printable(str):
+    """Text already made printable: its pieces went through `printable`, its line breaks are the layout's own."""
+
+
+def printable(text: str) -> str:
+    r"""`text` with every control character shown as an escape: `\x1b`, `\t`, `\n`, `\x85`, `\u2028`, and a
+    byte of a non-UTF-8 name (carried as a lone surrogate) as `\xff`. Nothing else changes (a backslash stays
+    one), so applying it twice changes nothing more."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
+def _escape(match: re.Match) -> str:
+    character = match.group()
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:  # the byte it stands for, as tasks.selection shows names
+        return f"\\x{code - 0xDC00:02x}"
+    return _SHORT.get(character) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def printable_lines(lines) -> Printable:
+    """Lines made printable one by one, joined by line breaks: a line break inside a line is shown, not made."""
+    return Printable("\n".join(printable(line) for line in lines))
+
+
+def title(summary: Summary) -> str:
+    """The summary's one-line title (mail subject, phone title, heartbeat message), printable."""
+    return printable(summary.title)
+
 
 def text(summary: Summary) -> str:
-    """A few lines: the title, one line per backup, then the problems."""
+    """A few lines: the title, one line per backup, then the problems; each line printable."""
     out = [f"{summary.title} (run started {summary.started})"]
     for line in summary.backups:
         out.append(f"  {line.status.upper():8} {_name(line)}: {_outcome(line, summary.dry_run)}")
@@ -23,17 +62,21 @@ def text(summary: Summary) -> str:
     if problems:
         out.append("Problems:")
         out.extend(f"  {alert.level:8} {alert.subject}: {alert.message}" for alert in problems)
-    return "\n".join(out)
+    return printable_lines(out)
 
 
 def critical(summary: Summary) -> str:
-    """Only the CRITICAL alerts, one per line (what is worth waking a phone for)."""
-    return "\n".join(f"{alert.subject}: {alert.message}" for alert in summary.alerts if alert.level == "CRITICAL")
+    """Only the CRITICAL alerts, one per line (what is worth waking a phone for), each printable."""
+    return printable_lines(f"{alert.subject}: {alert.message}" for alert in summary.alerts
+                           if alert.level == "CRITICAL")
 
 
 def html_page(summary: Summary) -> str:
     """The mail body: a table of backups (everything the summary knows of each), the checks, every alert."""
-    e = html.escape
+
+    def e(text: str) -> str:
+        return html.escape(printable(text))
+
     rows = "".join(
         f"<tr><td>{_badge(line.status)}</td><td>{e(_name(line))}</td><td>{e(line.destination)}</td>"
         f"<td align=right>{line.files}</td><td align=right>{format_bytes(line.bytes)}</td>"

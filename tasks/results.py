@@ -1,14 +1,19 @@
 """Result records: what each check and backup did, written atomically as one JSON file per task.
 
 These files are the only channel between tasks: a backup reads its checks' results, `notify` reads them all.
+Their folder is the tool's own (0700, refused when another user owns it or others may write it), a result is
+written to a new temporary file and renamed over the old one, and read without following a symbolic link.
 """
 
 import dataclasses
 import datetime
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from tasks import file_safety
 
 LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -67,14 +72,17 @@ def result_path(folder: Path, task: str) -> Path:
 
 
 def write(folder: Path, result: Result) -> Path:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write `result` into `folder` (created 0700); file_safety.Unsafe when the folder cannot be trusted."""
     target = result_path(folder, result.task)
     write_json(target, dataclasses.asdict(result))
     return target
 
 
 def write_json(target: Path, data) -> None:
-    """Write atomically (temp file, fsync, rename): a reader never sees half a file. Readable by the owner only."""
+    """Write atomically (temp file, fsync, rename): a reader never sees half a file. Readable by the owner only.
+    The temporary file is new (O_EXCL) and the rename replaces a symbolic link at `target` rather than following
+    it; the folder must be the tool's own (file_safety.Unsafe otherwise)."""
+    file_safety.private_folder(target.parent, "results folder")
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as handle:
@@ -90,10 +98,21 @@ def write_json(target: Path, data) -> None:
 def read(folder: Path, task: str, run_id: str) -> Result | None:
     """The result `task` wrote in this run, or None when there is none (not run, crashed, or stale)."""
     try:
-        data = json.loads(result_path(folder, task).read_text(encoding="utf-8", errors="surrogateescape"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(_read_private(result_path(folder, task)))
+    except (OSError, json.JSONDecodeError):  # missing, a symbolic link, not a regular file
         return None
     if data.get("run_id") != run_id:
         return None
     data["alerts"] = [Alert(**alert) for alert in data.get("alerts", [])]
     return Result(**data)
+
+
+def _read_private(path: Path) -> str:
+    """The text of a result file; OSError when it is missing, a symbolic link (ELOOP), or not a regular file (a
+    FIFO or device planted there would block or never end)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(f"{path} is not a regular file")
+    with open(descriptor, encoding="utf-8", errors="surrogateescape") as handle:
+        return handle.read()

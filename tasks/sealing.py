@@ -1,24 +1,34 @@
 """Today's dated folder and its seal: unsealed while it changes, compared with the source, sealed with SHA256SUMS.
 
 A folder holding SHA256SUMS counts as complete; so the file is removed before a copy changes the folder and
-written again only after the copy was verified.
+written again only after the copy was verified. Beside it, SHA256SUMS.hmac authenticates it with this host's key
+(tasks.host_key): written before SHA256SUMS, removed after it, so a complete folder is an authenticated one.
 """
 
-from tasks import integrity
+from tasks import host_key, integrity, sealed_folder
 from tasks import rclone as rc
 from tasks.job import Job, Stop
 
 
 def unseal(job: Job, folder: str) -> str:
-    """Make `folder` ready for the copy: an earlier run today may have sealed it, so keep its sums (returned) and
-    remove its SHA256SUMS while it changes; delete the `.partial` files an interrupted upload left."""
+    """Make `folder` ready for the copy: an earlier run today may have sealed it, so keep its sums (returned, once
+    they proved authentic) and remove its SHA256SUMS (first: the folder is incomplete from then on) and
+    SHA256SUMS.hmac while it changes; delete the `.partial` files an interrupted upload left."""
+    shown = rc.redact(folder)
     try:
-        earlier_sums = job.rclone.read_text(rc.join(folder, integrity.SUMS_NAME)) or ""
-        if earlier_sums:
+        earlier_sums = ""
+        if job.rclone.read_text(rc.join(folder, integrity.SUMS_NAME)) is not None:
+            exact, tag = sealed_folder.read_seal(job, folder)
+            earlier_sums = (exact or b"").decode("utf-8", "surrogateescape")
+            unproven = sealed_folder.authenticate(job, shown, exact, tag) if exact else None
+            if unproven:
+                job.result.alert("WARNING", f"{integrity.SUMS_NAME} of {shown} is not authenticated ({unproven}); "
+                                            "its sums are kept for the files this run does not copy again")
             job.rclone.delete_file(rc.join(folder, integrity.SUMS_NAME))
+            job.rclone.delete_file(rc.join(folder, integrity.HMAC_NAME))
         job.rclone.delete_partials(folder)
     except rc.RcloneError as error:
-        raise Stop("ERROR", f"cannot prepare {rc.redact(folder)} for the copy: {error}") from None
+        raise Stop("ERROR", f"cannot prepare {shown} for the copy: {error}") from None
     return earlier_sums
 
 
@@ -35,7 +45,7 @@ def verify(job: Job, folder: str) -> bool:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} could not run: {error}") from None
     if not outcome.clean:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} failed: " + outcome.describe(),
-                   differ=len(outcome.differ), missing=len(outcome.missing))
+                   differ=outcome.differ_count, missing=outcome.missing_count)
     result.metrics["verified"] = "download" if backup.verify == "download" else (
         "hash" if outcome.hash_checked else "size")
     if not outcome.hash_checked:
@@ -45,14 +55,24 @@ def verify(job: Job, folder: str) -> bool:
 
 
 def seal(job: Job, folder: str, earlier_sums: str) -> bool:
-    """Write SHA256SUMS last: from now on the folder counts as complete. The sums of an earlier run today are kept
-    for the files this run did not copy again. True once written."""
+    """Write SHA256SUMS.hmac, then SHA256SUMS last: from then on the folder counts as complete, and authenticated.
+    The sums of an earlier run today are kept for the files this run did not copy again. True once written."""
     sums_file = job.state_file(integrity.SUMS_NAME)
     if earlier_sums:
         new = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
         merged = {**integrity.parse(earlier_sums), **new}
         sums_file.write_text(integrity.render(merged), encoding="utf-8", errors="surrogateescape")
         job.result.metrics["sealed_files"] = len(merged)
+    try:
+        key = host_key.load_or_create(job.run.state_dir)
+    except host_key.HostKeyError as error:
+        raise Stop("ERROR", f"cannot seal {rc.redact(folder)}: {error}") from None
+    tag_file = job.state_file(integrity.HMAC_NAME)
+    tag_file.write_bytes(host_key.tag(key, sums_file.read_bytes()))
+    try:
+        job.rclone.upload(tag_file, rc.join(folder, integrity.HMAC_NAME))
+    except rc.RcloneError as error:
+        raise Stop("ERROR", f"cannot write {integrity.HMAC_NAME} into {rc.redact(folder)}: {error}") from None
     try:
         job.rclone.upload(sums_file, rc.join(folder, integrity.SUMS_NAME))
     except rc.RcloneError as error:

@@ -8,6 +8,8 @@ import os
 import stat
 from pathlib import Path
 
+from tasks import file_safety
+
 
 class SecretsError(Exception):
     """The secrets file cannot be used; the message says why and how to fix it."""
@@ -42,21 +44,43 @@ class Secrets:
 def load(names: set[str], secrets_file: Path, environ=os.environ) -> Secrets:
     """Each of `names` from the environment, else from `secrets_file` (NAME=value lines, if it exists).
 
-    The file is refused when group or others may read it, as ssh does with private keys.
+    The file is refused when group or others may read it, as ssh does with private keys; when it is a symbolic
+    link; when it does not belong to the running user (root: to root); or when a folder on the way to it could be
+    changed by another user (tasks.file_safety).
     """
-    from_file = _read_file(secrets_file) if secrets_file.exists() else {}
+    from_file = _read_file(secrets_file) if os.path.lexists(secrets_file) else {}
     values = {name: environ.get(name) or from_file.get(name, "") for name in names}
     return Secrets({name: value for name, value in values.items() if value},
                    f"the environment or {secrets_file}")
 
 
 def _read_file(path: Path) -> dict[str, str]:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecretsError(f"secrets file {path} is readable by other users (mode {stat.filemode(mode)}): "
-                           f"run `chmod 600 {path}`")
+    unsafe = file_safety.problems(path, "secrets file", link_allowed=False, file_rules=False)
+    if unsafe:
+        raise SecretsError("; ".join(unsafe))
+    try:  # the file's own checks on the descriptor that is read: it cannot be swapped after them
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise SecretsError(f"secrets file {path} cannot be read: {error.strerror}") from None
+    info = os.fstat(descriptor)
+    unsafe = file_safety.file_problems(path, info, "secrets file")
+    if stat.S_ISREG(info.st_mode) and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # chmod 600 also takes away what chmod go-w would
+        unsafe = [line for line in unsafe if "writable by other users" not in line]
+        unsafe.append(f"secrets file {path} is readable by other users (mode {stat.filemode(info.st_mode)}): "
+                      f"run `chmod 600 {path}`")
+    if unsafe:
+        os.close(descriptor)
+        raise SecretsError("; ".join(unsafe))
+    os.set_blocking(descriptor, True)
+    with open(descriptor, encoding="utf-8") as handle:
+        try:
+            text = handle.read()
+        except UnicodeDecodeError as error:
+            raise SecretsError(f"secrets file {path} is not UTF-8 text (byte {error.object[error.start]:#04x})") \
+                from None
     values = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -7,7 +7,7 @@ only that backup unusable, a broken notification section only the notifications.
 
 import cerberus
 
-from tasks import schema
+from tasks import channels, schema
 from tasks.config_yaml import Position
 
 #: The keys that make up the notification settings: a problem in any of them turns the notifications off.
@@ -44,10 +44,12 @@ class Validator(cerberus.Validator):
 
 
 def problems(document: dict) -> list[tuple[Position, str]]:
-    """Every rule violation and duplicate backup name, as (position, message)."""
+    """Every rule violation, duplicate backup name and channel setting that would expose a credential, as
+    (position, message)."""
     validator = Validator(schema.SCHEMA)
     validator.validate(document)
-    return _flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
+    return (_flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
+            + _exposed_credentials(document.get("notifications")))
 
 
 def sound_parts(document: dict, positions: list[Position]) -> dict | None:
@@ -57,8 +59,9 @@ def sound_parts(document: dict, positions: list[Position]) -> dict | None:
     broken = {position[0] for position in positions}
     kept = {key: value for key, value in document.items() if key not in broken}
     entries = document.get(BACKUPS)
-    if isinstance(entries, list) and "rclone" not in broken and not any(
-            _is_list_level(position) for position in positions):
+    if "rclone" in broken and isinstance(entries, list):
+        kept[BACKUPS] = []  # not the defaults instead: a broken rclone.binary must not become the default binary
+    elif isinstance(entries, list) and not any(_is_list_level(position) for position in positions):
         unusable = broken_entries(positions)
         kept[BACKUPS] = [entry for index, entry in enumerate(entries) if index not in unusable]
     validator = Validator(_SOUND_PARTS_SCHEMA)
@@ -91,6 +94,28 @@ def _flatten(errors: dict, prefix: Position) -> list[tuple[Position, str]]:
                 found.extend(_flatten(entry, (*prefix, key)))
             else:
                 found.append(((*prefix, key), entry))
+    return found
+
+
+def _exposed_credentials(notifications) -> list[tuple[Position, str]]:
+    """Channel settings that would send a token or password unencrypted over the network: a `base_url` that is
+    not https:// (plain http only to this machine), and SMTP `security: none` with a login (a relay on this
+    machine only)."""
+    found = []
+    for name, settings in (notifications.items() if isinstance(notifications, dict) else ()):
+        if not isinstance(settings, dict):
+            continue
+        url = settings.get("base_url")
+        problem = channels.address_problem(url) if isinstance(url, str) else None
+        if problem:
+            found.append((("notifications", name, "base_url"), problem))
+    smtp = notifications.get("smtp") if isinstance(notifications, dict) else None
+    if isinstance(smtp, dict) and smtp.get("security") == "none" and smtp.get("username"):
+        host = smtp.get("host")
+        if not (isinstance(host, str) and channels.is_loopback(host)):
+            found.append((("notifications", "smtp", "security"),
+                          f"`none` would send the password of `username` unencrypted to {host}: use starttls or ssl "
+                          "(none only to a relay on this machine: localhost, 127.0.0.1, ::1)"))
     return found
 
 

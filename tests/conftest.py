@@ -44,6 +44,7 @@ def sealed_listing(folder: Path) -> dict[str, bytes]:
     """The files of a dated folder, after checking that its SHA256SUMS lists exactly them, with the right sums."""
     files = listing(folder)
     sums = files.pop("SHA256SUMS").decode()
+    assert files.pop("SHA256SUMS.hmac").startswith(b"HMAC-SHA256 (SHA256SUMS) = ")
     expected = {f"{hashlib.sha256(files[name]).hexdigest()}  {name}" for name in files}
     assert sums.endswith("\n") and sorted(sums.splitlines()) == sorted(expected)
     return files

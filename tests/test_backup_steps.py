@@ -42,8 +42,9 @@ class RecordingRclone:
     def delete_partials(self, folder):
         self.calls.append(("delete_partials", folder))
 
-    def copy(self, source, destination, file_list, log):
+    def copy(self, source, destination, file_list, log, max_bytes=None):
         self.calls.append(("copy", destination))
+        self.max_bytes = max_bytes
         if self.copy_outcome:
             return self.copy_outcome
         listed = len(file_list.read_text().splitlines())
@@ -101,6 +102,7 @@ def test_a_good_run_copies_verifies_seals_and_only_then_prunes(job):
     assert result.status == "ok", result.reason
     order = [name for name, _ in job.rclone.calls]
     assert order.index("copy") < order.index("check") < order.index("upload") < order.index("purge")
+    assert job.rclone.max_bytes == len("alpha") + len("beta")  # the copy is capped at what was selected
     assert sorted(path for _, path in job.rclone.called("purge")) == [f"{job.backup.rclone_path}/{folder(3)}",
                                                                       f"{job.backup.rclone_path}/{folder(2)}"]
 

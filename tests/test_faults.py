@@ -241,7 +241,7 @@ def test_server_killed_mid_upload_leaves_no_counted_partial_files(site, tmp_path
     server.start()
     matrix.assert_recovers()
     leftovers = [p.name for p in (server.root / dated("victim")).iterdir()]
-    assert sorted(leftovers) == ["SHA256SUMS", "big.bin"]  # the stale .partial file was cleaned up
+    assert sorted(leftovers) == ["SHA256SUMS", "SHA256SUMS.hmac", "big.bin"]  # the stale .partial was cleaned up
     server.stop()
 
 

@@ -1,5 +1,8 @@
 """Secrets come from the environment or a private file, and never show themselves."""
 
+import os
+import threading
+
 import pytest
 
 from tasks import config
@@ -60,3 +63,66 @@ def test_mail_channel_needs_a_recipient_and_channel_settings_are_checked(tmp_pat
 def test_unknown_channel_is_an_error(tmp_path):
     with pytest.raises(config.ConfigError, match="notifications.slack: unknown field"):
         load_document(tmp_path, {"notifications": {"slack": {}}, "backup_copy_list": [GOOD_BACKUP]})
+
+
+ATTACKER = 65534
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plays another user: needs root (as the job runs)")
+def test_a_secrets_file_another_user_owns_is_refused(tmp_path):
+    """Another user's file, however private, holds their tokens: the run would send its summary to their bot."""
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text("TELEGRAM_BOT_TOKEN=123:attacker\n")
+    secrets_file.chmod(0o600)
+    os.chown(secrets_file, ATTACKER, ATTACKER)
+    with pytest.raises(SecretsError, match=f"secrets file {secrets_file} is owned by uid {ATTACKER}, not root"):
+        load({"TELEGRAM_BOT_TOKEN"}, secrets_file, environ={})
+
+
+def test_a_secrets_file_that_is_a_symbolic_link_is_refused(tmp_path):
+    """No link games: even to a private file of root's, the link itself may be someone else's to repoint."""
+    real = tmp_path / "real.env"
+    real.write_text("A=x\n")
+    real.chmod(0o600)
+    link = tmp_path / "secrets.env"
+    link.symlink_to(real)
+    with pytest.raises(SecretsError, match=f"secrets file {link} is a symbolic link"):
+        load({"A"}, link, environ={})
+    dangling = tmp_path / "dangling.env"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(SecretsError, match="is a symbolic link"):  # not silently "no secrets file"
+        load({"A"}, dangling, environ={})
+
+
+def test_a_secrets_file_in_a_folder_others_may_write_is_refused(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    secrets_file = folder / "secrets.env"
+    secrets_file.write_text("A=x\n")
+    secrets_file.chmod(0o600)
+    folder.chmod(0o777)
+    with pytest.raises(SecretsError, match=f"is in folder {folder}, which is writable by other users: "
+                                           f"chmod go-w {folder}"):
+        load({"A"}, secrets_file, environ={})
+
+
+def test_a_secrets_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "secrets.env"
+    os.mkfifo(fifo, 0o600)  # reading it would wait for a writer forever
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(_raised(load, {"A"}, fifo, environ={})), daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # let the blocked reader go: a writer that closes at once
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail("reading the secrets file blocked")
+    assert isinstance(outcome[0], SecretsError) and "is not a regular file" in str(outcome[0])
+
+
+def _raised(function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except Exception as error:
+        return error
+    return None

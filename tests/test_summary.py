@@ -82,3 +82,43 @@ def test_format_bytes():
 def test_format_duration():
     assert [summary.format_duration(s) for s in (0.25, 59.9, 200, 3 * 3600 + 120)] == \
         ["0.2 s", "59.9 s", "3 min 20 s", "3 h 2 min"]
+
+
+#: What a file may be named: an escape sequence that retitles the terminal and clears it, a tab, a line break that
+#: would forge a line, a C1 CSI, a Unicode line separator, and a byte of a non-UTF-8 name (carried as a surrogate).
+EVIL = "\x1b]0;owned\x07\x1b[2J\tx\n  OK       a: fine\x9b\u2028\udcff.txt"
+RAW_CONTROLS = ["\x1b", "\x07", "\t", "\x9b", "\u2028", "\udcff"]
+
+
+def evil_summary() -> summary.Summary:
+    found = results()
+    found["backup:a"].destination = f"remote:{EVIL}"
+    found["backup:a"].pruned = [EVIL]
+    found["backup:b"].alert("CRITICAL", f"cannot read {EVIL}")
+    found["check_mounts:a"].alert("ERROR", f"source {EVIL} is empty")
+    return summary.build(TASKS, found, "srv03", "2026-11-22 05:00", dry_run=False)
+
+
+def test_control_characters_of_names_are_shown_as_escapes_in_every_rendering():
+    """A file named with an escape sequence must not rewrite the terminal of the admin reading the cron mail, the
+    chat or the phone, nor a line break in it forge a summary line."""
+    report = evil_summary()
+    shown = {"text": render.text(report), "html": render.html_page(report), "critical": render.critical(report)}
+    for where, text in shown.items():
+        for character in RAW_CONTROLS:
+            assert character not in text, (where, character)
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\tx\\n  OK       a: fine\\x9b\\u2028\\xff.txt" in text, where
+    assert "\n  OK       a: fine" not in shown["text"]  # no forged line
+    assert shown["critical"] == "backup:b: cannot read \\x1b]0;owned\\x07\\x1b[2J\\tx\\n  OK       a: fine" \
+                                "\\x9b\\u2028\\xff.txt"
+
+
+def test_printable_escapes_every_c0_and_c1_control_and_the_unicode_line_separators():
+    controls = [chr(code) for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]]
+    for character in controls:
+        shown = render.printable(f"a{character}b")
+        assert shown.startswith("a\\") and shown.endswith("b") and character not in shown, repr(character)
+    assert render.printable("\x1b\t\n\r\x85\u2029") == "\\x1b\\t\\n\\r\\x85\\u2029"
+    kept = "plain ünïcødé €, a\\back slash, 🙂"
+    assert render.printable(kept) == kept
+    assert render.printable(render.printable(EVIL)) == render.printable(EVIL)  # text and log may both apply it

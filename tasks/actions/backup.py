@@ -101,10 +101,10 @@ def select(job: Job) -> selection.Selection:
     payload = {"source": str(backup.source_dir), "newer_than": newer_than, "exclude": list(backup.exclude),
                "list_file": str(job.state_file("files"))}
     try:
-        chosen = selection.Selection(**watchdog.run_child("select", payload, job.run.stall_timeout))
+        chosen = selection.Selection(**watchdog.run_child("select", payload, job.run.stall_timeout,
+                                                          job.run.deadline))
     except watchdog.Stalled as error:
-        raise Stop("CRITICAL", f"source folder {backup.source_dir} stopped answering while it was read ({error}): "
-                               "hung network mount?") from None
+        raise Stop("CRITICAL", _why_stopped(error, f"source folder {backup.source_dir}", "read")) from None
     result.files, result.bytes = chosen.files, chosen.bytes
     result.newest_file = _date(chosen.newest_selected)
     result.metrics.update(excluded=chosen.excluded, symlinks_skipped=chosen.symlinks)
@@ -127,6 +127,12 @@ def select(job: Job) -> selection.Selection:
     return chosen
 
 
+def _why_stopped(error: watchdog.Stalled, source: str, doing: str) -> str:
+    if isinstance(error, watchdog.DeadlineReached):
+        return f"{source} was still being {doing} when {error}"
+    return f"{source} stopped answering while it was {doing} ({error}): hung network mount?"
+
+
 def _date(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp).date().isoformat() if timestamp is not None else None
 
@@ -137,7 +143,8 @@ def copy_files(job: Job, chosen) -> None:
     job.log.info("copying %d files (%s) from %s to %s", chosen.files, format_bytes(chosen.bytes),
                  job.backup.source_dir, destination)
     try:
-        outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log)
+        outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log,
+                                  max_bytes=chosen.bytes)
     except rc.RcloneError as error:
         raise Stop("ERROR", f"copy to {destination} could not start: {error}") from None
     job.result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes)
@@ -163,24 +170,24 @@ def _not_there(job: Job) -> str:
                                    job.state_file("check"))
     except rc.RcloneError:
         return ""
-    return f"; not at the destination: {', '.join(outcome.missing)}" if outcome.missing else ""
+    more = ", …" if outcome.missing_count > len(outcome.missing[:20]) else ""
+    return f"; not at the destination: {', '.join(outcome.missing[:20])}{more}" if outcome.missing else ""
 
 
 def _hash(job: Job) -> dict:
     """sha256 of every listed source file into the sums file, in a watched child: {"hashed", "problems"}, or
-    {"stalled": why} when the source stopped answering."""
+    {"stopped": why} when the source stopped answering or the run reached its time limit."""
     payload = {"source": str(job.backup.source_dir), "list_file": str(job.state_file("files")),
                "sums_file": str(job.state_file(integrity.SUMS_NAME))}
     try:
-        return watchdog.run_child("hash", payload, job.run.stall_timeout)
+        return watchdog.run_child("hash", payload, job.run.stall_timeout, job.run.deadline)
     except watchdog.Stalled as error:
-        return {"stalled": str(error)}
+        return {"stopped": _why_stopped(error, f"source folder {job.backup.source_dir}", "hashed")}
 
 
 def require_all_hashed(job: Job, hashed: dict) -> None:
-    if "stalled" in hashed:
-        raise Stop("CRITICAL", f"source folder {job.backup.source_dir} stopped answering while it was hashed "
-                               f"({hashed['stalled']}): hung network mount?")
+    if "stopped" in hashed:
+        raise Stop("CRITICAL", hashed["stopped"])
     job.result.metrics["sealed_files"] = hashed["hashed"]
     if hashed["problems"]:
         raise Stop("ERROR", f"{len(hashed['problems'])} files changed or vanished during the copy, so their copy "

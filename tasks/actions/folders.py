@@ -1,18 +1,23 @@
 """Work on dated folders already at the destination: verify one against its SHA256SUMS, restore one, drill.
 
-Each reads the folder's own SHA256SUMS, so it proves what is there now, whatever happened since the copy.
+Each reads the folder's own SHA256SUMS, so it proves what is there now, whatever happened since the copy. The
+destination is not trusted: SHA256SUMS must match its SHA256SUMS.hmac (this host's key; a folder without one is
+used with a warning), its entries must be plain paths inside the folder, only the files it lists are restored or
+checked, and a file it lists that the destination lacks is reported as missing.
 """
 
 import datetime
+import os
 import random
 import sys
 import tempfile
 from pathlib import Path
 
-from tasks import integrity, retention
+from tasks import file_safety, integrity, retention
 from tasks import rclone as rc
 from tasks.job import Job, Stop, as_stop
 from tasks.kinds import Kind
+from tasks.sealed_folder import at_destination, names, read_sums, trust
 from tasks.summary import format_bytes
 
 
@@ -34,18 +39,16 @@ def choose_folder(job: Job) -> str:
     return max(dated, key=dated.get)
 
 
-def read_sums(job: Job, folder_path: str) -> dict[str, str]:
-    sums = integrity.parse(job.rclone.read_text(rc.join(folder_path, integrity.SUMS_NAME)) or "")
-    if not sums:
-        raise Stop("ERROR", f"{integrity.SUMS_NAME} of {rc.redact(folder_path)} is missing or empty")
-    return sums
+def _write_list(file_list: Path, paths) -> None:
+    file_list.write_text("".join(f"{path}\n" for path in paths), encoding="utf-8", errors="surrogateescape")
 
 
 def verify(job: Job) -> None:
-    """Check every file of a folder against its SHA256SUMS, on the remote (downloading if it cannot hash)."""
+    """Check every file a folder's SHA256SUMS lists against it, on the remote (downloading if it cannot hash)."""
     folder = choose_folder(job)
     folder_path = rc.join(job.backup.rclone_path, folder)
-    sums = read_sums(job, folder_path)
+    _, sums, authentic = read_sums(job, folder, folder_path)
+    at_destination(job, folder, folder_path, sums, "not checked")
     download = "sha256" not in job.rclone.hash_types(folder_path)
     sum_file = job.state_file(f"verify.{integrity.SUMS_NAME}")
     sum_file.write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
@@ -53,14 +56,14 @@ def verify(job: Job) -> None:
     job.result.destination, job.result.files = rc.redact(folder_path), len(sums)
     if not outcome.clean:
         raise Stop("ERROR", f"{folder} does not match its SHA256SUMS: {outcome.describe()}",
-                   differ=len(outcome.differ), missing=len(outcome.missing))
+                   differ=outcome.differ_count, missing=outcome.missing_count)
     how = "downloaded and hashed here" if download else "hashed by the remote"
-    job.result.reason = f"all {len(sums)} files of {folder} match its SHA256SUMS ({how})"
+    job.result.reason = f"all {len(sums)} files of {folder} match its SHA256SUMS ({how}; {trust(authentic)})"
     job.result.alert("INFO", job.result.reason)
 
 
 def restore(job: Job) -> None:
-    """Download a whole dated folder into `target` and check every file against its SHA256SUMS."""
+    """Download the files a dated folder's SHA256SUMS lists into `target` and check each against it."""
     if not job.run.target:
         raise Stop("ERROR", f"say where to restore: doit run restore:{job.backup.name} target=/path "
                             "[date=YYYY-MM-DD]")
@@ -70,45 +73,80 @@ def restore(job: Job) -> None:
     if target.is_dir() and any(target.iterdir()) and not job.run.overwrite:
         raise Stop("ERROR", f"target {target} is not empty; restoring would mix or overwrite files. "
                             "Choose an empty folder, or add overwrite=1")
+    job.consequence = "Nothing was restored."
     folder = choose_folder(job)
     folder_path = rc.join(job.backup.rclone_path, folder)
-    sums = read_sums(job, folder_path)
+    exact, sums, authentic = read_sums(job, folder, folder_path)
+    present, absent = at_destination(job, folder, folder_path, sums, "not restored")
     job.result.destination, job.result.files = str(target), len(sums)
     if job.run.dry_run:
+        if absent:
+            raise Stop("ERROR", f"dry run: {len(absent)} of the {len(sums)} files SHA256SUMS of {folder} lists are "
+                                f"missing at the destination ({names(absent)}); the others would be restored "
+                                f"into {target}", missing=len(absent))
         job.result.reason = f"dry run: would restore {len(sums)} files of {folder} into {target}"
         job.result.alert("INFO", job.result.reason)
         return
-    target.mkdir(parents=True, exist_ok=True)
-    job.rclone.download(folder_path, target, progress=sys.stdout.isatty())
-    differ, missing = integrity.compare(sums, target)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)  # the run's umask (077) makes the parents 0700 too
+    job.consequence = ""
+    with tempfile.TemporaryDirectory(prefix="backup-restore-") as scratch:
+        file_list = Path(scratch) / "files"
+        _write_list(file_list, sorted(present))  # rclone fails a whole download that names an absent file
+        job.rclone.download(folder_path, target, file_list=file_list, progress=sys.stdout.isatty())
+    _write_private(target / integrity.SUMS_NAME, exact)
+    differ, not_restored = integrity.compare(sums, target)
+    missing = sorted(set(absent) | set(not_restored))
     if differ or missing:
         raise Stop("ERROR", f"restored {folder} into {target}, but {len(differ)} files differ from SHA256SUMS "
-                            f"({', '.join(differ[:20])}) and {len(missing)} are missing ({', '.join(missing[:20])})")
-    job.result.reason = f"restored {len(sums)} files of {folder} into {target}; all match SHA256SUMS"
+                            f"({names(differ)}) and {len(missing)} are missing ({names(missing)})",
+                   differ=len(differ), missing=len(missing))
+    job.result.reason = (f"restored {len(sums)} files of {folder} into {target}; all match SHA256SUMS "
+                         f"({trust(authentic)})")
     job.result.alert("INFO", job.result.reason)
 
 
+def _write_private(path: Path, content: bytes) -> None:
+    """The authenticated SHA256SUMS beside the restored files (so `sha256sum -c SHA256SUMS` works there), never
+    through a link."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+    except OSError as error:
+        raise Stop("ERROR", f"cannot write {path}: {error.strerror}") from None
+
+
 def drill(job: Job, rng: random.Random | None = None) -> None:
-    """Download a random sample of the newest complete folder into a temporary folder and check it."""
+    """Download a random sample of the files the newest complete folder's SHA256SUMS lists into a temporary folder
+    and check it; every listed file the destination lacks is reported as missing."""
     backup = job.backup
     folder = choose_folder(job)
     folder_path = rc.join(backup.rclone_path, folder)
-    sums = read_sums(job, folder_path)
-    files = [(path, size) for path, size in job.rclone.list_files(folder_path) if path in sums]
-    chosen = integrity.sample(files, backup.drill_files, int(backup.drill_max_mb * 1024 * 1024),
+    _, sums, authentic = read_sums(job, folder, folder_path)
+    found, missing = at_destination(job, folder, folder_path, sums, "not checked")
+    chosen = integrity.sample(sorted(found.items()), backup.drill_files, int(backup.drill_max_mb * 1024 * 1024),
                               rng or random.Random())
-    with tempfile.TemporaryDirectory(prefix="backup-drill-") as scratch:
-        list_file = Path(scratch) / "files"
-        list_file.write_text("".join(f"{path}\n" for path in chosen), encoding="utf-8", errors="surrogateescape")
-        job.rclone.download(folder_path, Path(scratch) / "restored", file_list=list_file)
-        differ, missing = integrity.compare({path: sums[path] for path in chosen}, Path(scratch) / "restored")
-    size = sum(s for path, s in files if path in chosen)
+    differ = []
+    if chosen:
+        with tempfile.TemporaryDirectory(prefix="backup-drill-") as scratch:
+            list_file = Path(scratch) / "files"
+            _write_list(list_file, chosen)
+            job.rclone.download(folder_path, Path(scratch) / "restored", file_list=list_file)
+            differ, vanished = integrity.compare({path: sums[path] for path in chosen}, Path(scratch) / "restored")
+        missing = sorted(set(missing) | set(vanished))
+    size = sum(found[path] for path in chosen)
     job.result.metrics["drill"] = {"folder": folder, "files": len(chosen), "bytes": size}
-    if differ or missing:
-        raise Stop("ERROR", f"restore drill of {folder}: {len(differ)} of {len(chosen)} sampled files are "
-                            f"corrupted ({', '.join(differ)}) and {len(missing)} missing ({', '.join(missing)})")
+    problems = []
+    if differ:
+        problems.append(f"{len(differ)} of {len(chosen)} sampled files are corrupted ({names(differ)})")
+    if missing:
+        problems.append(f"{len(missing)} of the {len(sums)} files listed in SHA256SUMS are missing at the "
+                        f"destination ({names(missing)})")
+    if problems:
+        raise Stop("ERROR", f"restore drill of {folder}: " + "; ".join(problems), differ=len(differ),
+                   missing=len(missing))
     job.result.alert("INFO", f"restore drill: {len(chosen)} files ({format_bytes(size)}) of {folder} downloaded "
-                             "and matched SHA256SUMS")
+                             f"and matched SHA256SUMS ({trust(authentic)})")
 
 
 def _drill_record(job: Job) -> Path:
@@ -135,8 +173,10 @@ def scheduled_drill(job: Job) -> None:
         stop = as_stop(failure)
         job.result.alert(stop.level, stop.message, **stop.metrics)
         return
-    _drill_record(job).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _drill_record(job).write_text(job.run.today.isoformat() + "\n")
+    record = _drill_record(job)
+    file_safety.private_folder(record.parent, "drill records folder")
+    with open(file_safety.open_private(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "drill record"), "w") as out:
+        out.write(job.run.today.isoformat() + "\n")
 
 
 KINDS = (

@@ -12,9 +12,11 @@ Adding a channel is adding a module: the registry below finds it, the schema and
 
 import dataclasses
 import importlib
+import ipaddress
 import logging
 import pkgutil
 import time
+from urllib.parse import urlsplit
 
 from tasks.summary import Summary
 
@@ -73,6 +75,35 @@ def http_error(status: int, body: str | bytes) -> ChannelError:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     return ChannelError(f"HTTP {status}: {' '.join(body.split())[:300]}", retryable=status == 429 or status >= 500)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine: localhost, 127.0.0.0/8 or ::1 (a test server, a local relay)."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def address_problem(url: str) -> str | None:
+    """Why a channel's `base_url` would expose its token (it is in the URL or the request), or None: only https
+    encrypts it; plain http is accepted to this machine only."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host:
+        if is_loopback(host):
+            return None
+        return (f"http:// would send this channel's token unencrypted to {host}: use https:// (plain http only to "
+                "this machine: localhost, 127.0.0.1, ::1)")
+    return "must be an https:// address"
 
 
 def registry() -> dict:

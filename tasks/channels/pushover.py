@@ -16,7 +16,7 @@ def send(event, settings, secrets, http) -> bool:
         message = f"Test message from the offsite backup copier on {event.host}."
         title = f"backup TEST {event.host}"
     elif event.kind == "run" and render.critical(event.summary):
-        message, title = render.critical(event.summary), event.summary.title
+        message, title = render.critical(event.summary), render.title(event.summary)
     else:
         return False
     if len(message) > MESSAGE_LIMIT:

@@ -39,4 +39,4 @@ def mail_parts(event) -> tuple[str, str, str]:
     if event.kind == "test":
         words = f"Test message from the offsite backup copier on {event.host}: mail delivery works."
         return f"[backup TEST] {event.host}", words, f"<html><body><p>{words}</p></body></html>"
-    return event.summary.title, render.text(event.summary), render.html_page(event.summary)
+    return render.title(event.summary), render.text(event.summary), render.html_page(event.summary)

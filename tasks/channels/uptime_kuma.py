@@ -3,6 +3,7 @@
 A run that never happens sends nothing, and the monitor's own heartbeat interval raises the alarm.
 """
 
+from tasks import render
 from tasks.keys import key
 
 SCHEMA = {
@@ -17,7 +18,7 @@ def send(event, settings, secrets, http) -> bool:
         status, message = "up", "test from the backup copier"
     elif event.kind == "run":
         status = "down" if event.summary.state == "failed" else "up"
-        message = event.summary.title
+        message = render.title(event.summary)
     else:
         return False
     http.request("GET", f"{settings['base_url']}/api/push/{secrets['UPTIME_KUMA_PUSH_TOKEN']}",

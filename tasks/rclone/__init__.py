@@ -1,12 +1,15 @@
 """The one place that builds rclone command lines, runs them and reads their JSON and exit codes.
 
-Never runs `rclone config show` or `config dump`: they print tokens and passwords. Every text that leaves this
-package (messages, displayed paths) has the secrets of on-the-fly remotes masked by `redact`.
+Never runs `rclone config show` or `config dump`: they print tokens and passwords. No command line carries an
+on-the-fly remote's options (any local user reads command lines): rclone gets them through its environment. Every
+text that leaves this package (messages, displayed paths) has the option values of on-the-fly remotes masked by
+`redact`.
 
+    onthefly   on-the-fly remotes: parsed, turned into environment variables, shown redacted
     errors     RcloneError, redact, explain, known_cause: failures in plain words, free of secrets
     paths      remote_name, is_local, root_of, join
-    outcomes   CopyOutcome, CheckOutcome and the reading of a check report
-    runner     starting rclone, with a timeout or under the stall watchdog
+    outcomes   CopyOutcome, CheckOutcome, the streamed reading of a check report, the cap on a copy's size
+    runner     starting rclone, with a timeout or under the stall watchdog, never past the run's deadline
     transfers  copy, download, check, checksum: the long operations
     here       Rclone: the short calls (probes, listings, small files) on top of those
 """
@@ -18,10 +21,11 @@ from pathlib import Path
 from .errors import KNOWN_CAUSES, RcloneError, explain, known_cause, redact
 from .outcomes import CheckOutcome, CopyOutcome
 from .paths import is_local, join, remote_name, root_of
-from .transfers import Transfers
+from .transfers import MAX_TRANSFER_REACHED, Transfers
 
-__all__ = ["DIRECTORY_NOT_FOUND", "FILE_NOT_FOUND", "KNOWN_CAUSES", "MINIMUM_VERSION", "CheckOutcome", "CopyOutcome",
-           "Rclone", "RcloneError", "explain", "is_local", "join", "known_cause", "redact", "remote_name", "root_of"]
+__all__ = ["DIRECTORY_NOT_FOUND", "FILE_NOT_FOUND", "KNOWN_CAUSES", "MAX_TRANSFER_REACHED", "MINIMUM_VERSION",
+           "CheckOutcome", "CopyOutcome", "Rclone", "RcloneError", "explain", "is_local", "join", "known_cause",
+           "redact", "remote_name", "root_of"]
 
 #: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
 MINIMUM_VERSION = (1, 65, 1)
@@ -33,7 +37,9 @@ FILE_NOT_FOUND = 4
 
 class Rclone(Transfers):
     """Runs one configured rclone (binary, config file, extra flags): probes within `timeout`, long operations
-    while they make progress (`stall_timeout`)."""
+    while they make progress (`stall_timeout`); none past `deadline` (time.monotonic(), the run's time limit).
+
+    `Rclone(settings, timeout, stall_timeout=600, deadline=None)`."""
 
     def version(self) -> tuple[str, tuple[int, ...]]:
         """('v1.75.2', (1, 75, 2)) of the configured binary."""

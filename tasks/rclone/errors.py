@@ -6,9 +6,15 @@ Reads rclone's `--use-json-log` lines; a line that is not JSON counts as an erro
 import json
 import re
 
-_SECRET_OPTION = re.compile(r"""((?:pass|password|key|secret|token|secret_access_key|client_secret|"""
-                            r"""access_key_id|session_token|bearer_token|sas_url|account_key)\s*=\s*)"""
-                            r"""('[^']*'|"[^"]*"|[^,:'"\s]+)""", re.IGNORECASE)
+from .onthefly import MASK, redact_remotes
+
+#: A second net, for text that is not a well-formed on-the-fly remote: any `name=value` whose name sounds secret,
+#: and the password of a URL (`scheme://user:pass@host`).
+_SECRET_OPTION = re.compile(r"""(\b[A-Za-z0-9_]*(?:pass|password\d*|key|secret|token|credentials?|cookies?|"""
+                            r"""session|private|mnemonic|sas_url|connection_string|authorization)\w*\s*=\s*)"""
+                            r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|\\"(?:[^"\\]|\\(?!"))*\\"|[^,:'"\s]+)""",
+                            re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+@", re.IGNORECASE)
 
 
 class RcloneError(Exception):
@@ -24,8 +30,12 @@ class RcloneError(Exception):
 
 
 def redact(text: str) -> str:
-    """Mask option values that carry secrets, as in `:sftp,user=u,pass=SECRET:path`."""
-    return _SECRET_OPTION.sub(r"\1***", text)
+    """Mask the option values of every on-the-fly remote in `text` (`:sftp,host=***,port=22,pass=***:path`: the
+    backend, harmless options and the path stay, so an administrator recognises it), then anything that still
+    looks like a secret."""
+    text = redact_remotes(text)
+    text = _SECRET_OPTION.sub(lambda m: m[1] + MASK, text)
+    return _URL_PASSWORD.sub(lambda m: m[1] + MASK + "@", text)
 
 
 def json_line(line: str) -> dict:

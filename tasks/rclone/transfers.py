@@ -1,12 +1,23 @@
-"""The long operations: copying, downloading and comparing whole file lists, watched for progress, not timed."""
+"""The long operations: copying, downloading and comparing whole file lists, watched for progress and bounded by
+the run's deadline, not timed."""
 
 import json
 import logging
+import subprocess
 from pathlib import Path
 
+from tasks import watchdog
+
 from .errors import RcloneError, describe, redact
-from .outcomes import CheckOutcome, CopyOutcome, read_check
+from .outcomes import CheckOutcome, CopyOutcome, SizeCap, SourceGrew, read_check
 from .runner import Runner
+
+#: rclone's exit code when it stopped at --max-transfer.
+MAX_TRANSFER_REACHED = 8
+
+#: Added to rclone's own --max-transfer: with --cutoff-mode=hard rclone 1.75.2 refuses a file of exactly the cap
+#: and wanted up to ~0.5 KiB more for some sizes. The exact cap is SizeCap's; rclone's is the hard backstop.
+CAP_SLACK = 1024 * 1024
 
 
 class Transfers(Runner):
@@ -16,7 +27,12 @@ class Transfers(Runner):
         """Copy a remote folder (or the listed files of it) into a local folder."""
         args = ["copy", path, str(target)] + (["--files-from-raw", str(file_list)] if file_list else [])
         if progress:  # rclone draws its own progress on the terminal
-            returncode = self._start(self._command(*args, "--progress")).wait()
+            process = self._start(self._command(*args, "--progress"))
+            try:
+                returncode = process.wait(timeout=self._left())
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise RcloneError(f"download of {redact(path)} stopped: {watchdog.TIME_LIMIT}") from None
             if returncode != 0:
                 raise RcloneError(f"download of {redact(path)} failed (rclone exit {returncode})", returncode)
             return
@@ -37,18 +53,22 @@ class Transfers(Runner):
     def _compare(self, args: list[str], report: Path) -> CheckOutcome:
         result = self._watched(*args, "--combined", str(report))
         logging.getLogger("backup.rclone").debug("rclone %s: %s", args[0], redact(result.stderr))
-        outcome = read_check(report.read_text(encoding="utf-8", errors="surrogateescape"), result.stderr)
+        outcome = read_check(report, result.stderr)
         if result.returncode != 0 and outcome.clean:  # failed without naming a single file: it never compared
             raise self._fail(result, "rclone could not compare")
         return outcome
 
-    def copy(self, source: Path, destination: str, file_list: Path, log: logging.Logger) -> CopyOutcome:
+    def copy(self, source: Path, destination: str, file_list: Path, log: logging.Logger,
+             max_bytes: int | None = None) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
 
         As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level.
+        `max_bytes` (what was selected): more is refused with exit code 8 (MAX_TRANSFER_REACHED), and stopped
+        as soon as it shows, so a listed file swapped for a bigger one since the walk is never sent whole.
         """
         counts = {"copied": 0, "replaced": 0}
         stats, messages = {}, []
+        cap = SizeCap(max_bytes) if max_bytes is not None else None
 
         def on_entry(entry: dict) -> None:
             if log.isEnabledFor(logging.DEBUG):  # dumping and redacting every line costs ~0.5 s per 25k files
@@ -63,13 +83,26 @@ class Transfers(Runner):
                 described = describe(entry)
                 if described not in messages and len(messages) < 10:
                     messages.append(described)
+            if cap:
+                cap.see(entry)
 
+        limits = []
+        if cap:  # bytes, not rclone's default KiB; stats every second so the cap reacts within a second
+            limits = ["--max-transfer", f"{max_bytes + CAP_SLACK}B", "--cutoff-mode=hard"]
         try:
             returncode = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
-                                       *self.settings.flags, on_entry=on_entry).returncode
+                                       *self.settings.flags, *limits, on_entry=on_entry,
+                                       stats_seconds=1 if cap else None).returncode
         except RcloneError as error:  # stopped by the watchdog
             returncode = -1
             messages.append(str(error))
+        except SourceGrew as error:
+            returncode = MAX_TRANSFER_REACHED
+            messages.insert(0, str(error))
+        else:
+            if cap and (returncode == MAX_TRANSFER_REACHED or cap.landed > max_bytes):
+                returncode = MAX_TRANSFER_REACHED
+                messages.insert(0, cap.message(stopped_by_rclone=cap.landed <= max_bytes))
         return CopyOutcome(returncode=returncode, copied=counts["copied"], replaced=counts["replaced"],
                            checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
                            errors=int(stats.get("errors", 0)), messages=tuple(messages))
