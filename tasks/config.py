@@ -13,17 +13,14 @@ a config file that others may read is a warning (it does not stop the run).
 """
 
 import dataclasses
-import os
 import re
 import shutil
-import stat
 import sys
 from pathlib import Path
 
-from tasks import channels, config_yaml, file_safety, render, schema, secrets, validation
-from tasks.config_yaml import ConfigError
+from tasks import channels, config_files, config_yaml, file_safety, render, schema, secrets, validation
+from tasks.config_yaml import PROJECT_ROOT, ConfigError, project_path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
 __all__ = ["ConfigError", "Config", "Backup", "Notifications", "RcloneSettings", "RetentionPolicy", "load", "read"]
@@ -125,7 +122,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
     except ConfigError as error:
         return _nothing_usable(path, str(error))
     found += validation.problems(document)
-    found += _untrusted_files(document)
+    found += config_files.untrusted(document)
     settings = validation.sound_parts(document, [position for position, _ in found])
     if settings is None:
         return _nothing_usable(path, *_lines(found))
@@ -148,75 +145,8 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         notifications=notifications,
         problems=tuple(_lines(found)),
         unusable_backups=tuple(sorted(unusable)),
-        warnings=tuple(_exposed_passwords(path, document)),
+        warnings=tuple(config_files.exposed_passwords(path, document)),
     )
-
-
-def _untrusted_files(document: dict) -> list[tuple[validation.Position, str]]:
-    """The files named in the config that the job would run or trust although another user could change them:
-    each rclone.binary and rclone.config (a problem of the backups that use it) and the SMTP CA file (of the
-    notifications). The default rclone, beside the interpreter that runs this code, is as safe as the code."""
-    general = document.get("rclone")
-    wanted = [(("rclone",), general)]
-    entries = document.get(validation.BACKUPS)
-    wanted += [((validation.BACKUPS, index, "rclone"), entry.get("rclone"))
-               for index, entry in enumerate(entries if isinstance(entries, list) else ())
-               if isinstance(entry, dict)]
-    found = []
-    for position, settings in wanted:
-        settings = settings if isinstance(settings, dict) else {}
-        binary, rclone_config = settings.get("binary"), settings.get("config")
-        if isinstance(binary, str) and binary:
-            program = _program(binary)
-            found += [((*position, "binary"), problem)
-                      for problem in (file_safety.problems(program, "rclone.binary") if program else ())]
-        if isinstance(rclone_config, str) and rclone_config:
-            found += [((*position, "config"), problem)
-                      for problem in file_safety.problems(project_path(rclone_config), "rclone.config")]
-    notifications = document.get("notifications")
-    smtp = notifications.get("smtp") if isinstance(notifications, dict) else None
-    ca_file = smtp.get("ca_file") if isinstance(smtp, dict) else None
-    if isinstance(ca_file, str) and ca_file:
-        found += [(("notifications", "smtp", "ca_file"), problem)
-                  for problem in file_safety.problems(project_path(ca_file), "smtp.ca_file")]
-    return found
-
-
-def _program(binary: str) -> str | None:
-    """The file that running `binary` starts, as subprocess finds it: a path (relative to the current folder),
-    or a bare name looked up on PATH; None when there is none (check_rclone reports that)."""
-    if os.sep in binary:
-        return os.path.abspath(os.path.expanduser(binary))
-    return shutil.which(binary)
-
-
-def _exposed_passwords(path: Path, document: dict) -> list[str]:
-    """A warning for each secret in the config (an on-the-fly remote's `pass=`, a secret in rclone flags) while
-    the file is readable by group or others."""
-    from tasks.rclone import redact  # here: tasks.rclone imports this module
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return []
-    if not mode & (stat.S_IRGRP | stat.S_IROTH):
-        return []
-    entries = document.get(validation.BACKUPS)
-    candidates = [((validation.BACKUPS, index, "rclone_path"), entry.get("rclone_path"))
-                  for index, entry in enumerate(entries if isinstance(entries, list) else ())
-                  if isinstance(entry, dict)]
-    rclone_sections = [(("rclone",), document.get("rclone"))] + [
-        ((validation.BACKUPS, index, "rclone"), entry.get("rclone"))
-        for index, entry in enumerate(entries if isinstance(entries, list) else ()) if isinstance(entry, dict)]
-    for position, section in rclone_sections:
-        flags = section.get("flags") if isinstance(section, dict) else None
-        candidates += [((*position, "flags"), flag) for flag in (flags if isinstance(flags, list) else ())]
-    places = list(dict.fromkeys(validation.place(position) for position, value in candidates
-                                if isinstance(value, str) and redact(value) != value))
-    if not places:
-        return []
-    return [f"{', '.join(places)} holds a password or key, and the file is readable by other users "
-            f"(mode {stat.filemode(mode)}): chmod 600 {path}"]
 
 
 def _lines(found) -> list[str]:
@@ -232,12 +162,6 @@ def _nothing_usable(path: Path, *problems: str) -> Config:
                   run_timeout_hours=defaults["run_timeout_hours"],
                   lock_wait_seconds=defaults["lock_wait_seconds"], backups=(), notifications=None,
                   problems=problems)
-
-
-def project_path(value: str) -> Path:
-    """A path from the config: relative ones are relative to the project folder."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def _destination(value: str) -> str:

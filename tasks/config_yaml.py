@@ -9,6 +9,14 @@ from pathlib import Path
 
 import yaml
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_path(value: str) -> Path:
+    """A path from the config: relative ones are relative to the project folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and every problem found."""
