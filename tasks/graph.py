@@ -80,6 +80,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
         print(found.warning_report(), file=sys.stderr)
     run = Run(
         run_id=f"{time.time():.6f}-{os.getpid()}",
+        config_path=path,
         state_dir=path.parent if path.parent.is_dir() else config.PROJECT_ROOT / "var",
         timeout=found.check_timeout_seconds,
         stall_timeout=found.stall_timeout_seconds,

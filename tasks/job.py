@@ -19,6 +19,7 @@ class Run:
     """What every task of one doit run shares, including the command line's variables."""
 
     run_id: str
+    config_path: Path             # the config file in use, for messages that say what to change
     state_dir: Path
     timeout: float                # bound of every probe
     stall_timeout: float          # a walk, hash or copy with no progress for this long is stopped

@@ -72,7 +72,8 @@ def make_job(state_dir: Path, source, destination, rclone_config=None, **entry):
         document["rclone"] = {"config": str(rclone_config)}
     (state_dir / "config.yaml").write_text(yaml.safe_dump(document))
     (backup,) = config.load(state_dir / "config.yaml").backups
-    run = Run(run_id="test", state_dir=state_dir, timeout=10, stall_timeout=30, dry_run=False,
+    run = Run(run_id="test", config_path=state_dir / "config.yaml", state_dir=state_dir, timeout=10,
+              stall_timeout=30, dry_run=False,
               now=datetime.datetime.now().astimezone())
     run.lists_dir.mkdir(exist_ok=True)
     return Job(backup, run, Result(task="test:b", backup="b", run_id=run.run_id))
