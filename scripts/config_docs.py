@@ -1,10 +1,12 @@
-"""Generate `var/config.example.yaml` and the README's configuration tables from `tasks/schema.py`.
+"""Generate `var/config.example.yaml` and the README's configuration tables from `tasks/schema.py`, and its "What
+happens when..." table from `tasks/remedies.py`.
 
     .venv/bin/python scripts/config_docs.py            rewrite both
     .venv/bin/python scripts/config_docs.py --check    write nothing; exit 1 naming each out-of-date file
 
 The schema declares every key once (type, default, rules, doc, example), so what an administrator reads about the
-config cannot drift from what the validator accepts; a test runs `--check`.
+config cannot drift from what the validator accepts; the remedies table is the one the alerts take their "What to
+do" from. A test runs `--check`.
 """
 
 import argparse
@@ -18,7 +20,7 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from tasks import channels, schema  # noqa: E402
+from tasks import channels, remedies, schema  # noqa: E402
 
 EXAMPLE = PROJECT / "var" / "config.example.yaml"
 README = PROJECT / "README.md"
@@ -103,7 +105,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def tables() -> dict[str, str]:
-    """Each README table by the title in its marker: one per section, and one for all channels' keys."""
+    """Each README table by the title in its marker: one per section, one for all channels' keys, and the faults
+    with their remedies."""
     sections = {"top-level keys": schema.SCHEMA, "backup keys": schema.BACKUP_SCHEMA,
                 "rclone keys": schema.RCLONE_SCHEMA, "notifications keys": schema.NOTIFICATIONS_SCHEMA}
     made = {title: table(["key", "default", "meaning"], [row(name, rules) for name, rules in section.items()])
@@ -111,6 +114,7 @@ def tables() -> dict[str, str]:
     made["channel keys"] = table(["channel", "key", "default", "meaning"],
                                  [[f"`{channel}`", *row(name, rules)] for channel, module in channels.registry().items()
                                   for name, rules in module.SCHEMA.items()])
+    made["what happens when"] = remedies.markdown_table()
     return made
 
 

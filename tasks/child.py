@@ -3,9 +3,12 @@
     probe   is the source a readable, non-empty folder?
     select  walk the source and write the file list
     hash    sha256 of every listed file, exactly as the walk saw it, written to a sums file
+
+The heartbeats of `select` and `hash` carry how far they got, for the parent to show a person on a terminal.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,15 +20,67 @@ def probe(payload: dict) -> dict:
     return selection.probe(Path(payload["source"]))
 
 
+class ListedSoFar:
+    """Files the walk has listed so far: the lines of the list file it is writing, read on from where the last
+    count stopped (the walk's own counters are out of reach; this lags by its write buffer at most)."""
+
+    def __init__(self, list_file: Path):
+        self.list_file, self.offset, self.files = list_file, 0, 0
+
+    def __call__(self) -> tuple[int]:
+        try:
+            descriptor = os.open(self.list_file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return (self.files,)
+        with open(descriptor, "rb") as listing:
+            listing.seek(self.offset)
+            while chunk := listing.read(1 << 20):
+                self.files += chunk.count(b"\n")
+                self.offset += len(chunk)
+        return (self.files,)
+
+
+class HashedSoFar:
+    """Files and bytes hashed so far, from the progress calls alone: hashing calls once per chunk
+    (integrity.CHUNK) read of each listed file, in the list's order, and the walk recorded every size."""
+
+    def __init__(self, list_file: Path):
+        self.sizes = (walked.size if walked else 0 for _, walked in selection.listed(list_file))
+        self.files, self.bytes, self.left = 0, 0, 0  # left: bytes of the file being hashed still to read
+
+    def __call__(self) -> None:
+        while not self.left:
+            size = next(self.sizes, None)
+            if size is None:  # more reads than listed: a file changed; the counts stay as they are
+                return
+            self.files += size == 0  # an empty file is hashed without a read
+            self.left = size
+        read = min(integrity.CHUNK, self.left)
+        self.left -= read
+        self.bytes += read
+        self.files += not self.left
+
+    def count(self) -> tuple[int, int]:
+        return self.files, self.bytes
+
+
 def select(payload: dict) -> dict:
+    list_file = Path(payload["list_file"])
     chosen = selection.select(Path(payload["source"]), payload["newer_than"], tuple(payload["exclude"]),
-                              Path(payload["list_file"]), progress=Heartbeat())
+                              list_file, progress=Heartbeat(count=ListedSoFar(list_file)))
     return chosen.as_dict()
 
 
 def hash_files(payload: dict) -> dict:
+    counted = HashedSoFar(Path(payload["list_file"]))
+    heartbeat = Heartbeat(count=counted.count)
+
+    def progress() -> None:
+        counted()
+        heartbeat()
+
     hashed, problems = integrity.hash_listed(Path(payload["source"]), Path(payload["list_file"]),
-                                             Path(payload["sums_file"]), progress=Heartbeat())
+                                             Path(payload["sums_file"]), progress=progress)
     return {"hashed": hashed, "problems": problems}
 
 

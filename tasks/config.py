@@ -1,6 +1,6 @@
 """Load `config.yaml`, validate it against `tasks.schema`, and turn it into plain, typed settings.
 
-Every problem is reported at once, each with its place (`backup_copy_list[2].rclone_path: required field`), so an
+Every problem is reported at once, each with its place (`backup_copy_list[2] (contabo1).rclone_path: …`), so an
 administrator fixes the file in one go. A problem blocks only what it touches: `read` keeps the backups and the
 notification settings no problem touches, so a chat token never stands between an administrator and a restore;
 a full run refuses to start while there is any problem (tasks.graph). Nothing here touches a source, a remote or
@@ -125,7 +125,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
     found += config_files.untrusted(document)
     settings = validation.sound_parts(document, [position for position, _ in found])
     if settings is None:
-        return _nothing_usable(path, *_lines(found))
+        return _nothing_usable(path, *validation.described(found, document))
     notifications, notification_problems = _notifications(settings, found)
     found += notification_problems
     backups = _backups(settings)
@@ -143,14 +143,10 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         lock_wait_seconds=settings["lock_wait_seconds"],
         backups=backups,
         notifications=notifications,
-        problems=tuple(_lines(found)),
+        problems=tuple(validation.described(found, document)),
         unusable_backups=tuple(sorted(unusable)),
-        warnings=tuple(config_files.exposed_passwords(path, document)),
+        warnings=(*config_files.exposed_passwords(path, document), *validation.recipient_warnings(settings)),
     )
-
-
-def _lines(found) -> list[str]:
-    return sorted(f"{validation.place(position)}: {message}" for position, message in found)
 
 
 def _nothing_usable(path: Path, *problems: str) -> Config:

@@ -72,7 +72,7 @@ def exposed_passwords(path: Path, document: dict) -> list[str]:
     for position, section in rclone_sections:
         flags = section.get("flags") if isinstance(section, dict) else None
         candidates += [((*position, "flags"), flag) for flag in (flags if isinstance(flags, list) else ())]
-    places = list(dict.fromkeys(validation.place(position) for position, value in candidates
+    places = list(dict.fromkeys(validation.place(position, document) for position, value in candidates
                                 if isinstance(value, str) and redact(value) != value))
     if not places:
         return []

@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-from doit.cmd_info import Info
-from doit.exceptions import InvalidCommand, TaskFailed, UnmetDependency
-from doit.reporter import ErrorOnlyReporter
+import doit
+from doit.exceptions import TaskFailed
 
 from tasks import config, file_safety, kinds, lock, logs
+from tasks.doit_cli import QuietReporter
 from tasks.job import Run, record
 from tasks.notify import refuse, report
 
@@ -50,16 +50,8 @@ class Plan:
             "default_tasks": ["notify"],
             "continue": True,      # one failed task must not stop the other backups
             "par_type": "thread",  # the run lock lives in this process; workers wait on rclone, not the CPU
-            "reporter": QuietReporter,  # cron mails whatever is printed: the summary says it all
+            "reporter": QuietReporter.of(self.run),  # cron mails whatever is printed: the summary says it all
         }
-
-
-class QuietReporter(ErrorOnlyReporter):
-    """doit's error-only reporter without the cascade of UnmetDependency lines one failed task causes."""
-
-    def add_failure(self, task, fail_info):
-        if not isinstance(fail_info, UnmetDependency):
-            super().add_failure(task, fail_info)
 
 
 def plan(variables: dict[str, str | None]) -> Plan:
@@ -87,11 +79,26 @@ def plan(variables: dict[str, str | None]) -> Plan:
         dry_run=_yes(variables.get("dry_run")),
         now=datetime.datetime.now().astimezone(),
         day=variables.get("date") or None,
-        target=variables.get("target") or None,
+        target=_from_caller(variables.get("target")),
         overwrite=_yes(variables.get("overwrite")),
         deadline=time.monotonic() + found.run_timeout_hours * 3600,
     )
     return Plan(found, run)
+
+
+def _from_caller(path: str | None) -> str | None:
+    """A relative `target=` means below the folder doit was started in, not dodo.py's folder (doit changes to it
+    before loading dodo.py): the shell's $PWD when it names that folder (it keeps the caller's spelling, symbolic
+    links included), else the folder doit found itself in."""
+    if not path:
+        return None
+    started_in = doit.get_initial_workdir() or os.getcwd()
+    shell = os.environ.get("PWD", "")
+    try:
+        caller = shell if os.path.isabs(shell) and os.path.samefile(shell, started_in) else started_in
+    except OSError:
+        caller = started_in
+    return os.path.join(caller, os.path.expanduser(path))
 
 
 def _yes(value: str | None) -> bool:
@@ -172,18 +179,3 @@ def _take_lock(run: Run, wait_seconds: int):
         logging.getLogger(logs.LOGGER).error("%s", error)
         return TaskFailed(str(error))
     return True
-
-
-def _info_names_an_unknown_task_in_words() -> None:
-    """doit 0.37's `doit info NAME` ends in a KeyError traceback when NAME is not a task: say it in words (exit 3)."""
-    execute = Info._execute
-
-    def checked(self, pos_args, hide_status=False):
-        if len(pos_args) == 1 and pos_args[0] not in {task.name for task in self.task_list}:
-            raise InvalidCommand(f'no task is named "{pos_args[0]}"; `doit list --all` shows them all')
-        return execute(self, pos_args, hide_status)
-
-    Info._execute = checked
-
-
-_info_names_an_unknown_task_in_words()

@@ -6,8 +6,11 @@ import dataclasses
 import datetime
 import functools
 import logging
+import threading
 import time
 from pathlib import Path
+
+from doit.exceptions import TaskFailed
 
 from tasks import kinds, logs, results
 from tasks.config import Backup
@@ -52,6 +55,16 @@ class Stop(Exception):
         self.level, self.message, self.status, self.metrics = level, message, status, metrics
 
 
+class Reported(TaskFailed):
+    """A failure whose reason a person has just read (the summary printed above it): doit's reporter
+    (tasks.graph.QuietReporter) prints only `unseen`, what the summary does not say; the log's end line keeps the
+    whole reason."""
+
+    def __init__(self, reason: str, unseen: str = ""):
+        super().__init__(reason)
+        self.unseen = unseen
+
+
 @dataclasses.dataclass
 class Job:
     """One kind of work on one backup in one run: the backup entry, its rclone, the run and the result to fill."""
@@ -82,8 +95,24 @@ def record(kind: kinds.Kind, backup: Backup, run: Run) -> bool:
     perform(job, kind.work)
     for alert in job.result.alerts:
         job.log.log(logging.getLevelName(alert.level), "%s: %s", kind.name, alert.message)
+    _log_rclone_version(job)
     results.write(run.results_dir, job.result)
     return True
+
+
+_versions_logged: set[tuple[str, str]] = set()
+_versions_lock = threading.Lock()
+
+
+def _log_rclone_version(job: Job) -> None:
+    """The rclone version of a run, in the log once (per version), when the first check_rclone found it: asking
+    rclone only for the log would cost a process per run."""
+    version = job.result.metrics.get("rclone_version")
+    with _versions_lock:
+        if not version or (job.run.run_id, version) in _versions_logged:
+            return
+        _versions_logged.add((job.run.run_id, version))
+    logging.getLogger(logs.LOGGER).info("rclone %s (%s)", version, job.backup.rclone.binary)
 
 
 def perform(job: Job, work) -> results.Result:
@@ -98,9 +127,9 @@ def perform(job: Job, work) -> results.Result:
         job.result.alert(stop.level, message, **stop.metrics)
         job.result.escalate(stop.status or job.result.status, message)
     except Exception as error:
-        job.log.exception("%s stopped by an unexpected error", job.result.task)
-        job.result.alert("ERROR", _with_consequence(f"{job.result.task} stopped by an unexpected error "
-                                                    f"({type(error).__name__}); see the log", job.consequence))
+        job.log.exception("%s: stopped by an unexpected error", kinds.kind_of(job.result.task))
+        job.result.alert("ERROR", _with_consequence(f"stopped by an unexpected error ({type(error).__name__}); "
+                                                    "see the log", job.consequence))
     job.result.duration_s = round(time.monotonic() - started, 3)
     return job.result
 

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from tasks import file_safety, render
+from tasks import clock, file_safety, render
 
 LOGGER = "backup"
 FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
@@ -87,6 +87,24 @@ def failure() -> str | None:
     return _failures[0] if _failures else None
 
 
+def show(text: str) -> None:
+    """Print `text` for the person or cron's mail now; a reader that went away (`doit | head -1`) must not stop
+    the run, whose summary still gets kept, logged and sent."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        reader_gone()
+
+
+def reader_gone() -> None:
+    """stdout's reader went away (`doit list | head -1`): point stdout at /dev/null, so that nothing more written
+    there, not even the interpreter's last flush, ends in a BrokenPipeError traceback. What a run still has to say
+    is in the log."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def setup(log_file: Path, level: str = "INFO") -> logging.Logger:
     """Idempotent. On a terminal, progress also goes to stderr; under cron only the summary is printed, so
     cron's mail stays short. When the log file cannot be opened, problems go to stderr instead."""
@@ -105,7 +123,7 @@ def setup(log_file: Path, level: str = "INFO") -> logging.Logger:
         _add_console(logger, logging.WARNING)
         return logger
     to_file.setLevel(level)
-    to_file.setFormatter(PrintableFormatter(FORMAT))
+    to_file.setFormatter(PrintableFormatter(FORMAT, datefmt=clock.FORMAT))  # as the summary and result files
     logger.addHandler(to_file)
     if sys.stderr.isatty():
         _add_console(logger, logging.INFO)

@@ -1,4 +1,6 @@
-r"""A Summary as words: short text (terminal, log, cron, chat), an HTML mail body, the critical lines for a phone.
+r"""A Summary as words: short text (terminal, log, cron, chat), an HTML mail body (tasks.mail_html), the critical
+lines for a phone; and the words every rendering shares for an alert (time, level, backup, message, metrics, what
+to do) and for what a backup copied.
 
 Pure functions of the Summary, shared by every channel, so each channel only says how to deliver.
 
@@ -7,12 +9,11 @@ characters in a name (ESC `\x1b]0;...` rewrites a terminal's title, more of them
 every control character as an escape, and every text here, and every log line (tasks.logs), goes through it.
 """
 
-import html
 import re
 
-from tasks.kinds import backup_of
-from tasks.results import LEVELS
-from tasks.summary import Line, Summary, format_bytes, format_duration
+from tasks import remedies
+from tasks.results import LEVELS, Alert
+from tasks.summary import Line, Summary, format_bytes
 
 WARNING_AND_UP = LEVELS.index("WARNING")
 
@@ -52,71 +53,111 @@ def title(summary: Summary) -> str:
 
 
 def text(summary: Summary) -> str:
-    """A few lines: the title, one line per backup, then the problems; each line printable."""
+    """A few lines: the title, one line per backup, then the problems (each with its time, metrics and what to
+    do); each line printable."""
     out = [f"{summary.title} (run started {summary.started})"]
     for line in summary.backups:
-        out.append(f"  {line.status.upper():8} {_name(line)}: {_outcome(line, summary.dry_run)}")
+        out.append(f"  {line.status.upper():8} {backup_name(line.task)}: {outcome(line, summary)}")
     if not summary.backups:  # verify, restore, drill: the task's own lines
         out.extend(f"  {line.status.upper():8} {line.task}: {line.reason}" for line in summary.checks)
     problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= WARNING_AND_UP]
     if problems:
         out.append("Problems:")
-        out.extend(f"  {alert.level:8} {alert.subject}: {alert.message}" for alert in problems)
+        out.extend(f"  {row}" for alert in problems for row in alert_lines(alert, summary.dry_run))
     return printable_lines(out)
 
 
 def critical(summary: Summary) -> str:
-    """Only the CRITICAL alerts, one per line (what is worth waking a phone for), each printable."""
-    return printable_lines(f"{alert.subject}: {alert.message}" for alert in summary.alerts
-                           if alert.level == "CRITICAL")
+    """Only the CRITICAL alerts (what is worth waking a phone for), each with its time, metrics and what to do;
+    each line printable."""
+    return printable_lines(row for alert in summary.alerts if alert.level == "CRITICAL"
+                           for row in alert_lines(alert, summary.dry_run))
 
 
 def html_page(summary: Summary) -> str:
-    """The mail body: a table of backups (everything the summary knows of each), the checks, every alert."""
-
-    def e(text: str) -> str:
-        return html.escape(printable(text))
-
-    rows = "".join(
-        f"<tr><td>{_badge(line.status)}</td><td>{e(_name(line))}</td><td>{e(line.destination)}</td>"
-        f"<td align=right>{line.files}</td><td align=right>{format_bytes(line.bytes)}</td>"
-        f"<td>{e(line.newest_file or '')}</td><td>{e(', '.join(line.pruned))}</td>"
-        f"<td align=right>{format_duration(line.duration_s)}</td><td>{e(line.reason)}</td></tr>"
-        for line in summary.backups)
-    checks = "".join(f"<tr><td>{_badge(line.status)}</td><td>{e(line.task)}</td><td>{e(line.reason)}</td></tr>"
-                     for line in summary.checks)
-    alerts = "".join(f"<tr><td>{e(alert.time)}</td><td>{e(alert.level)}</td><td>{e(alert.subject)}</td>"
-                     f"<td>{e(alert.message)}</td></tr>" for alert in summary.alerts)
-    pruned_header = "Would prune" if summary.dry_run else "Pruned"
-    return (
-        f"<html><body><h2>{e(summary.title)}</h2><p>Run started {e(summary.started)}.</p>"
-        "<h3>Backups</h3><table border=1 cellpadding=4 cellspacing=0>"
-        "<tr><th>Status</th><th>Backup</th><th>Copy folder</th><th>Files</th><th>Size</th><th>Newest file</th>"
-        f"<th>{pruned_header}</th><th>Duration</th><th>Reason</th></tr>{rows}</table>"
-        "<h3>Checks</h3><table border=1 cellpadding=4 cellspacing=0>"
-        f"<tr><th>Status</th><th>Check</th><th>Reason</th></tr>{checks}</table>"
-        "<h3>Alerts</h3>"
-        + (f"<table border=1 cellpadding=4 cellspacing=0><tr><th>Time</th><th>Level</th><th>Subject</th>"
-           f"<th>Message</th></tr>{alerts}</table>" if alerts else "<p>None.</p>")
-        + "</body></html>"
-    )
+    """The mail body, a whole HTML document (tasks.mail_html, which builds on this module's words)."""
+    from tasks import mail_html  # imported here: it imports this module
+    return mail_html.page(summary)
 
 
-def _name(line: Line) -> str:
-    return backup_of(line.task)
+def alert_lines(alert: Alert, dry_run: bool) -> list[str]:
+    """`LEVEL    subject: message`, then its time, backup and metrics, then what to do when the cause is known."""
+    lines = [f"{alert.level:8} {alert.subject}: {alert.message}", INDENT + "; ".join(details(alert, dry_run))]
+    if todo := remedies.advice(alert.message):
+        lines.append(f"{INDENT}What to do: {todo}")
+    return lines
 
 
-def _outcome(line: Line, dry_run: bool) -> str:
+INDENT = " " * 9  # under the message, past the level
+
+
+def details(alert: Alert, dry_run: bool) -> list[str]:
+    """The alert's time, its backup and its metrics, each in words."""
+    name = backup_name(alert.subject)
+    return [alert.time, *([f"backup {name}"] if name else []), *metric_words(alert, dry_run)]
+
+
+def metric_words(alert: Alert, dry_run: bool) -> list[str]:
+    """Each metric the alert has, in words: files and size, newest file and its age, free space, a limit crossed."""
+    metrics = dict(alert.metrics)
+    words = []
+    if files := metrics.pop("files", 0):
+        words.append(copy_words(files, metrics.pop("bytes", 0), metrics.pop("copied", None),
+                                metrics.pop("identical", None), dry_run,
+                                done=LEVELS.index(alert.level) < LEVELS.index("ERROR")))
+    if newest := metrics.pop("newest_file", None):
+        age = metrics.pop("newest_age_days", None)
+        words.append(f"newest file {newest}" + (f" ({_days(age)} old)" if age is not None else ""))
+    if (free := metrics.pop("free_bytes", None)) is not None:
+        below = metrics.pop("min_free_bytes", None)
+        words.append(f"{format_bytes(free)} free" + (f", min_free_gb asks {format_bytes(below)}" if below else ""))
+    for key, label in (("max_bytes", "limit max_size_mb: {}"), ("max_files", "limit max_files: {}")):
+        if key in metrics:
+            value = metrics.pop(key)
+            words.append(label.format(format_bytes(value) if key == "max_bytes" else value))
+    metrics.pop("bytes", None)
+    return words + [f"{key.replace('_', ' ')}: {value}" for key, value in metrics.items()]
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def copy_words(files: int, size: int, copied: int | None, identical: int | None, dry_run: bool, done: bool) -> str:
+    """What a backup copied, worded so that nothing reads as copied that was not: "would have copied" when it was
+    skipped or refused, "would copy" in a dry run, "0 copied, N unchanged" for a rerun that found it all there."""
+    total = f"{files} files, {format_bytes(size)}"
+    if copied is None:  # the copy never ran
+        return f"would have copied {total}" if not done else (
+            f"would copy {files} files ({format_bytes(size)})" if dry_run else total)
+    if copied == 0 and identical:
+        return f"0 copied, {identical} unchanged ({format_bytes(size)})"
+    counts = f" ({copied} copied, {identical or 0} unchanged)" if identical or not done else ""
+    return (total if done else f"{total} selected") + counts
+
+
+def outcome(line: Line, summary: Summary) -> str:
+    """A backup's line: what it copied (or would have), then why it failed, or where the copy went."""
+    words = copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run, line.succeeded) \
+        if line.files else ""
     if not line.succeeded or not line.files:
-        return line.reason
-    detail = f"{line.files} files, {format_bytes(line.bytes)}, newest {line.newest_file} -> {line.destination}"
+        return "; ".join(part for part in (words, own_reason(line, summary)) if part)
+    detail = f"{words}, newest {line.newest_file} -> {line.destination}"
     if line.pruned:
-        detail += ("; would prune " if dry_run else "; pruned ") + ", ".join(line.pruned)
+        detail += ("; would prune " if summary.dry_run else "; pruned ") + ", ".join(line.pruned)
     return detail
 
 
-_COLOURS = {"ok": "#2e7d32", "warning": "#ef6c00", "skipped": "#c62828", "failed": "#c62828"}
+def own_reason(line: Line, summary: Summary) -> str:
+    """The line's reason without a failed check's reason it quotes ("skipped because check_mounts:x failed: …"):
+    that reason is shown once, in the check's alert."""
+    for check in summary.checks:
+        quoted = f": {check.reason.rstrip('.')}"
+        if not check.succeeded and check.reason and quoted in line.reason:
+            return line.reason.replace(quoted, "", 1)
+    return line.reason
 
 
-def _badge(status: str) -> str:
-    return f'<b style="color:{_COLOURS[status]}">{status.upper()}</b>'
+def backup_name(task: str) -> str:
+    """The backup a task or alert subject concerns ("" for a run-wide subject such as "config")."""
+    return task.partition(":")[2]

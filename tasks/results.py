@@ -6,14 +6,13 @@ written to a new temporary file and renamed over the old one, and read without f
 """
 
 import dataclasses
-import datetime
 import json
 import os
 import stat
 import tempfile
 from pathlib import Path
 
-from tasks import file_safety
+from tasks import clock, file_safety
 
 LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -23,7 +22,8 @@ _STATUS_OF_LEVEL = {"INFO": "ok", "WARNING": "warning", "ERROR": "failed", "CRIT
 
 
 def now_iso() -> str:
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    """Now, as every moment a person reads is written (tasks.clock)."""
+    return clock.stamp()
 
 
 @dataclasses.dataclass

@@ -74,7 +74,9 @@ def _kept_by_rules(newest_first: list[str], dated: dict, policy: RetentionPolicy
 
 
 def _newest_per_period(newest_first, dated, period, count) -> list[str]:
-    """restic's keep-daily/weekly/monthly: the newest folder of each of the last `count` periods that have one."""
+    """restic's (0.16 and later) keep-daily/weekly/monthly: the newest folder of each of the last `count` periods
+    that have one and, while fewer periods have one than `count`, the oldest folder too, so a young history keeps
+    its first day instead of only its last."""
     kept, seen = [], set()
     for name in newest_first:
         if len(seen) >= count:
@@ -83,6 +85,8 @@ def _newest_per_period(newest_first, dated, period, count) -> list[str]:
         if key not in seen:
             seen.add(key)
             kept.append(name)
+    if 0 < len(seen) < count and newest_first[-1] not in kept:
+        kept.append(newest_first[-1])
     return kept
 
 

@@ -24,7 +24,8 @@ REFUSED_FLAGS = {
                     "changes the output the tool reads (or, for --config, use rclone.config)"),
 }
 
-EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+#: user@domain, or user@host for a local mailbox (root@localhost, as cron mails): no empty label in the host.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)*"
 
 RCLONE_SCHEMA = {
     "binary": key("string", "rclone program to run; absent: the one installed in the project's virtualenv, "
@@ -95,7 +96,7 @@ NOTIFICATIONS_SCHEMA = {
 
 SCHEMA = {
     "email": key("list", "Addresses that receive the run summary (by the `sendgrid` or `smtp` channel).",
-                 example=["admin@example.com"], default=[], schema={"type": "string", "regex": EMAIL_PATTERN}),
+                 example=["admin@example.com"], default=[], schema={"type": "string", "check_with": "email"}),
     "log_level": key("string", "Least important level written to `log_file`: DEBUG, INFO, WARNING, ERROR or "
                                "CRITICAL.",
                      default="INFO", coerce="upper", allowed=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),

@@ -4,7 +4,9 @@ Pure functions: no I/O, so the verdict of a run (and hence the exit code) is tes
 """
 
 import dataclasses
+import datetime
 
+from tasks import clock
 from tasks.kinds import kind_of
 from tasks.results import LEVELS, Alert, Result
 
@@ -22,6 +24,8 @@ class Line:
     newest_file: str | None = None
     pruned: tuple[str, ...] = ()
     duration_s: float = 0.0
+    copied: int | None = None      # None: the copy never ran (skipped, refused, dry run)
+    identical: int | None = None   # already there unchanged (a rerun the same day)
 
     @property
     def succeeded(self) -> bool:
@@ -65,12 +69,15 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
         if result is None:
             message = f"{task} left no result in this run: it did not finish (see the log)"
             lines.append(Line(task=task, status="failed", reason=message))
-            alerts.append(Alert(level="ERROR", subject=task, message=message, time=started))
+            alerts.append(Alert(level="ERROR", subject=task, message=message, time=clock.stamp()))
             continue
         lines.append(Line(task=task, status=result.status, reason=result.reason, destination=result.destination,
                           files=result.files, bytes=result.bytes, newest_file=result.newest_file,
-                          pruned=tuple(result.pruned), duration_s=result.duration_s))
-        alerts.extend(result.alerts)
+                          pruned=tuple(result.pruned), duration_s=result.duration_s,
+                          copied=result.metrics.get("copied"), identical=result.metrics.get("identical")))
+        facts = _facts(result)
+        alerts.extend(dataclasses.replace(alert, metrics={**facts, **_age(facts, alert.time), **alert.metrics})
+                      for alert in result.alerts)
     alerts.sort(key=lambda alert: (-LEVELS.index(alert.level), alert.time))
     return Summary(
         host=host, started=started, dry_run=dry_run,
@@ -80,6 +87,26 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
     )
 
 
+#: Measurements of a task that every alert of it carries, so an alert says what was at stake.
+FACTS = ("copied", "identical", "free_bytes")
+
+
+def _facts(result: Result) -> dict:
+    facts = {"files": result.files, "bytes": result.bytes} if result.files else {}
+    if result.newest_file:
+        facts["newest_file"] = result.newest_file
+    return facts | {key: result.metrics[key] for key in FACTS if key in result.metrics}
+
+
+def _age(facts: dict, time: str) -> dict:
+    """The newest file's age in days on the alert's date: a primary backup that stopped shows as a growing age."""
+    try:
+        newest = datetime.date.fromisoformat(facts["newest_file"])
+        return {"newest_age_days": (datetime.date.fromisoformat(time[:10]) - newest).days}
+    except (KeyError, ValueError):
+        return {}
+
+
 def format_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -87,7 +114,6 @@ def format_bytes(count: int) -> str:
             return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
-
 
 
 def format_duration(seconds: float) -> str:

@@ -1,11 +1,17 @@
 """Check a config document against tasks.schema and decide what its problems make unusable.
 
 Cerberus finds the rule violations; this module adds the checks a rule cannot express, names each problem by its
-place (`backup_copy_list[2].days`), and keeps the parts no problem touches: a broken backup entry makes
-only that backup unusable, a broken notification section only the notifications.
+place and the backup's name (`backup_copy_list[2] (contabo1).days`), adds to each rule message what the key means
+(its `meta.doc` and `meta.example`, so the administrator sees what a valid value looks like), and keeps the parts no
+problem touches: a broken backup entry makes only that backup unusable, a broken notification section only the
+notifications.
 """
 
+import json
+import re
+
 import cerberus
+import cerberus.errors
 
 from tasks import channels, schema
 from tasks.config_yaml import Position
@@ -20,8 +26,45 @@ _SOUND_PARTS_SCHEMA = {**schema.SCHEMA, BACKUPS: {**schema.SCHEMA[BACKUPS], "req
                                                   "default": []}}
 
 
+def rules_at(position: Position) -> dict | None:
+    """The schema's rules for the key at `position`, or None for a key it does not know."""
+    rules = {"type": "dict", "schema": schema.SCHEMA}
+    for part in position:
+        inner = rules.get("schema")
+        if isinstance(part, int):  # an item of a list: the list's `schema` holds the item's rules
+            rules = inner if rules.get("type") == "list" else None
+        else:
+            rules = inner.get(part) if rules.get("type") == "dict" and isinstance(inner, dict) else None
+        if not isinstance(rules, dict):
+            return None
+    return rules
+
+
+def hint(position: Position) -> str:
+    """What the key at `position` means and, where the schema has one, an example value; "" when unknown."""
+    meta = (rules_at(position) or {}).get("meta", {})
+    if "doc" not in meta:
+        return ""
+    doc = meta["doc"].rstrip(".")
+    doc = doc[0].lower() + doc[1:] if doc[1:2].islower() else doc
+    return doc + (f"; e.g. {json.dumps(meta['example'], ensure_ascii=False)}" if "example" in meta else "")
+
+
+class _HintingMessages(cerberus.errors.BasicErrorHandler):
+    """Cerberus' messages, each followed by the key's hint; the checks of `Validator` already say what is valid."""
+
+    def _format_message(self, field, error):
+        message = super()._format_message(field, error)
+        extra = "" if error.code == cerberus.errors.CUSTOM.code else hint(tuple(error.document_path))
+        return f"{message} ({extra})" if extra else message
+
+
 class Validator(cerberus.Validator):
-    """Cerberus with the checks a regex cannot express."""
+    """Cerberus with the checks a regex cannot express, and messages that say what a valid value looks like."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("error_handler", _HintingMessages)
+        super().__init__(*args, **kwargs)
 
     def _normalize_coerce_upper(self, value):
         return value.upper() if isinstance(value, str) else value
@@ -35,6 +78,11 @@ class Validator(cerberus.Validator):
         elif ":" in value.split("/", 1)[0] and not schema.REMOTE_PATTERN.match(value):
             self._error(field, "not a valid rclone destination: use 'remote:path' (remote names: letters, digits, "
                                "_ . + @ - and space), ':backend,option=value:path' or a local folder")
+
+    def _check_with_email(self, field, value):
+        if isinstance(value, str) and not re.fullmatch(schema.EMAIL_PATTERN, value):
+            self._error(field, f"{value!r} is not a mail address: write user@domain (admin@example.com) or, for a "
+                               "local mailbox, user@host (root@localhost)")
 
     def _check_with_rclone_flags(self, field, value):
         for flag in value if isinstance(value, list) else ():
@@ -77,12 +125,37 @@ def _is_list_level(position: Position) -> bool:
     return position[0] == BACKUPS and (len(position) == 1 or not isinstance(position[1], int))
 
 
-def place(position: Position) -> str:
-    """`("backup_copy_list", 2, "days")` -> `backup_copy_list[2].days`."""
+def place(position: Position, document: dict) -> str:
+    """`("backup_copy_list", 2, "days")` -> `backup_copy_list[2] (contabo1).days`: a backup by its position and,
+    when it has one, its name, which is what the administrator looks for in the file."""
     text = ""
-    for part in position:
+    for depth, part in enumerate(position):
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if depth == 1 and position[0] == BACKUPS and isinstance(part, int):
+            name = _entry_name(document, part)
+            text += f" ({name})" if name else ""
     return text
+
+
+def _entry_name(document: dict, index: int) -> str | None:
+    entries = document.get(BACKUPS) if isinstance(document, dict) else None
+    entry = entries[index] if isinstance(entries, list) and 0 <= index < len(entries) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def described(found: list[tuple[Position, str]], document: dict) -> list[str]:
+    """Each problem as `place: message`, sorted."""
+    return sorted(f"{place(position, document)}: {message}" for position, message in found)
+
+
+def recipient_warnings(settings: dict) -> list[str]:
+    """Recipients with no channel that mails them are a setup left half done: the summary would reach nobody."""
+    mailers = [name for name, module in channels.registry().items() if getattr(module, "NEEDS_RECIPIENTS", False)]
+    if not settings["email"] or any(name in settings["notifications"] for name in mailers):
+        return []
+    return [f"email lists recipients but no mail channel is configured "
+            f"({' or '.join(f'notifications.{name}' for name in mailers)})"]
 
 
 def _flatten(errors: dict, prefix: Position) -> list[tuple[Position, str]]:

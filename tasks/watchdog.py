@@ -111,9 +111,11 @@ HEARTBEAT = "."
 RESULT = "RESULT "
 
 
-def run_child(work: str, payload: dict, stall_seconds: float, deadline: float | None = None) -> dict:
+def run_child(work: str, payload: dict, stall_seconds: float, deadline: float | None = None,
+              on_count=None) -> dict:
     """Run `python -m tasks.child WORK PAYLOAD`; it prints HEARTBEAT lines while working and one RESULT line.
-    Stalled when it stops showing progress, DeadlineReached at `deadline` (not even started past it)."""
+    Stalled when it stops showing progress, DeadlineReached at `deadline` (not even started past it).
+    `on_count(*numbers)` sees the counts a heartbeat carries (`. 12345`: how far the child got), for a person."""
     if past(deadline):
         raise DeadlineReached()
     process = start([sys.executable, "-E", "-s", "-m", "tasks.child", work, json.dumps(payload)],
@@ -122,6 +124,8 @@ def run_child(work: str, payload: dict, stall_seconds: float, deadline: float | 
     for line in lines(process, process.stdout, stall_seconds, deadline=deadline):
         if line.startswith(RESULT):
             result = json.loads(line[len(RESULT):])
+        elif on_count and line.startswith(HEARTBEAT + " "):
+            on_count(*map(int, line.split()[1:]))
     process.wait()
     if process.returncode != 0 or result is None:
         error = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
@@ -130,17 +134,19 @@ def run_child(work: str, payload: dict, stall_seconds: float, deadline: float | 
 
 
 class Heartbeat:
-    """For the child side: print a HEARTBEAT line at most every `interval` seconds."""
+    """For the child side: print a HEARTBEAT line at most every `interval` seconds, with the numbers `count()`
+    returns then (how far the work got, for the parent to show); counted only when printed, so it may be slow."""
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 0.5, count=lambda: ()):
         self.interval = interval
+        self.count = count
         self.last = 0.0
 
     def __call__(self) -> None:
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
-            print(HEARTBEAT, flush=True)
+            print(" ".join([HEARTBEAT, *map(str, self.count())]), flush=True)
 
 
 def reply(result: dict) -> None:

@@ -72,37 +72,42 @@ def test_relative_local_paths_are_relative_to_the_project_and_remotes_stay_as_wr
     ({}, "backup_copy_list: required field"),
     ({"backup_copy_list": []}, "backup_copy_list: min length is 1"),
     ({"backup_copy_list": [GOOD_BACKUP, {"name": "b", "source_dir": "/x"}]},
-     "backup_copy_list[1].rclone_path: required field"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "retension": 3}]}, "backup_copy_list[0].retension: unknown field"),
+     "backup_copy_list[1] (b).rclone_path: required field"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "retension": 3}]}, "backup_copy_list[0] (web1).retension: unknown field"),
     ({"emails": ["a@b.c"], "backup_copy_list": [GOOD_BACKUP]}, "emails: unknown field"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "max_size_mb": -5}]}, "backup_copy_list[0].max_size_mb: min value is 1"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "days": -1}]}, "backup_copy_list[0].days: min value is 0"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "retention": 0}]}, "backup_copy_list[0].retention: min value is 1"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "max_size_mb": -5}]},
+     "backup_copy_list[0] (web1).max_size_mb: min value is 1"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "days": -1}]}, "backup_copy_list[0] (web1).days: min value is 0"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "retention": 0}]}, "backup_copy_list[0] (web1).retention: min value is 1"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "retention_weeks": -2}]},
-     "backup_copy_list[0].retention_weeks: min value is 0"),
+     "backup_copy_list[0] (web1).retention_weeks: min value is 0"),
     ({"min_free_gb": -1, "backup_copy_list": [GOOD_BACKUP]}, "min_free_gb: min value is 0"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "days": "seven"}]}, "backup_copy_list[0].days: must be of integer type"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "name": "web 1"}]}, "backup_copy_list[0].name: value does not match"),
-    ({"backup_copy_list": [{**GOOD_BACKUP, "name": "../up"}]}, "backup_copy_list[0].name: value does not match"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "days": "seven"}]},
+     "backup_copy_list[0] (web1).days: must be of integer type"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "name": "web 1"}]},
+     "backup_copy_list[0] (web 1).name: value does not match"),
+    ({"backup_copy_list": [{**GOOD_BACKUP, "name": "../up"}]},
+     "backup_copy_list[0] (../up).name: value does not match"),
     ({"backup_copy_list": [GOOD_BACKUP, {**GOOD_BACKUP, "name": "WEB1"}]},
-     "backup_copy_list[1].name: 'WEB1' is already used by backup_copy_list[0]"),
+     "backup_copy_list[1] (WEB1).name: 'WEB1' is already used by backup_copy_list[0]"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "rclone_path": "one drive!:x"}]},
-     "backup_copy_list[0].rclone_path: not a valid rclone destination"),
+     "backup_copy_list[0] (web1).rclone_path: not a valid rclone destination"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "rclone_path": ":sftp host:x"}]},
-     "backup_copy_list[0].rclone_path: not a valid rclone destination"),
+     "backup_copy_list[0] (web1).rclone_path: not a valid rclone destination"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "rclone_path": ""}]},
-     "backup_copy_list[0].rclone_path: empty values not allowed"),
+     "backup_copy_list[0] (web1).rclone_path: empty values not allowed"),
     ({"rclone": {"flags": ["--max-age", "1d"]}, "backup_copy_list": [GOOD_BACKUP]},
      "rclone.flags: --max-age is not allowed here: it changes which files are copied"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "rclone": {"flags": ["--exclude=*.x"]}}]},
-     "backup_copy_list[0].rclone.flags: --exclude is not allowed here: it changes which files are copied"),
+     "backup_copy_list[0] (web1).rclone.flags: --exclude is not allowed here: it changes which files are copied"),
     ({"log_level": "LOUD", "backup_copy_list": [GOOD_BACKUP]}, "log_level: unallowed value LOUD"),
     ({"email": "admin@example.com", "backup_copy_list": [GOOD_BACKUP]}, "email: must be of list type"),
-    ({"email": ["not-an-address"], "backup_copy_list": [GOOD_BACKUP]}, "email[0]: value does not match"),
+    ({"email": ["not-an-address"], "backup_copy_list": [GOOD_BACKUP]},
+     "email[0]: 'not-an-address' is not a mail address: write user@domain"),
     ({"backup_copy_list": [GOOD_BACKUP], "check_timeout_seconds": 0}, "check_timeout_seconds: min value is 1"),
     ({"rclone": {"flags": None}, "backup_copy_list": [GOOD_BACKUP]}, "rclone.flags: null value not allowed"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "rclone_path": 5}]},
-     "backup_copy_list[0].rclone_path: must be of string type"),
+     "backup_copy_list[0] (web1).rclone_path: must be of string type"),
 ])
 def test_each_rule_names_the_key_and_the_problem(tmp_path, document, expected):
     assert expected in problems(tmp_path, document)
@@ -111,8 +116,8 @@ def test_each_rule_names_the_key_and_the_problem(tmp_path, document, expected):
 def test_all_problems_are_reported_at_once(tmp_path):
     message = problems(tmp_path, {"backup_copy_list": [{"name": "a"}, {**GOOD_BACKUP, "days": -3}]})
     assert "3 problem(s)" in message
-    for line in ("backup_copy_list[0].source_dir: required field", "backup_copy_list[0].rclone_path: required field",
-                 "backup_copy_list[1].days: min value is 0"):
+    for line in ("backup_copy_list[0] (a).source_dir: required field", "backup_copy_list[0] (a).rclone_path: "
+                 "required field", "backup_copy_list[1] (web1).days: min value is 0"):
         assert line in message
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tasks import channels, config, schema, validation
+from tasks import channels, config, remedies, schema, validation
 from tests.conftest import PROJECT
 
 SCRIPT = PROJECT / "scripts" / "config_docs.py"
@@ -87,3 +87,10 @@ def test_every_key_has_a_one_line_doc_and_a_valid_example(path):
     if "example" in rules["meta"]:
         validator = validation.Validator({name: rules})
         assert validator.validate({name: rules["meta"]["example"]}), f"{path}: example {validator.errors}"
+
+
+def test_readme_what_happens_table_is_generated_from_the_remedies_the_alerts_use():
+    """One table is the source of the README's advice and of the alerts' "What to do"."""
+    rows = [row for row in readme_rows("what happens when") if row.startswith("| ")][2:]
+    for remedy, row in zip(remedies.REMEDIES, rows, strict=True):
+        assert row.startswith(f"| {remedy.case} |") and row.endswith(f"| {remedy.action} |")

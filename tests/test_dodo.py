@@ -114,8 +114,8 @@ def test_missing_source_and_empty_mount_point_are_refused_by_name(site, folders,
                        backup("unmounted", empty, destination)])
     run = site.doit()
     assert run.returncode == 1
-    assert f"source folder {tmp_path / 'nowhere'} does not exist" in run.stdout
-    assert f"source folder {empty} is empty: the disk is probably not mounted" in run.stdout
+    assert f"source folder '{tmp_path / 'nowhere'}' does not exist" in run.stdout
+    assert f"source folder '{empty}' is empty: the disk is probably not mounted" in run.stdout
     assert "0 of 2 backups ok" in run.stdout
     assert sorted(p.name for p in destination.iterdir()) == [dated("gone", 5), dated("gone", 4), dated("gone", 3)]
     assert site.result("backup:gone")["status"] == "skipped"
@@ -259,15 +259,15 @@ def test_invalid_config_fails_clearly_in_run_and_list(site, folders):
     run = site.doit()
     assert run.returncode == 1
     assert "CRITICAL: invalid config, nothing was done" in run.stdout
-    assert "backup_copy_list[0].retension: unknown field" in run.stdout
+    assert "backup_copy_list[0] (usb1).retension: unknown field" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert list(destination.iterdir()) == []
     listed = site.doit("list")
     assert listed.returncode == 0
     assert listed.stdout.startswith("backup:usb1") and "NOT USABLE" in listed.stdout
-    assert "  backup_copy_list[0].retension: unknown field" in listed.stderr.splitlines()
+    assert "  backup_copy_list[0] (usb1).retension: unknown field" in listed.stderr.splitlines()
     assert "Traceback" not in listed.stdout + listed.stderr
-    assert "backup_copy_list[0].retension: unknown field" in site.log_file.read_text()
+    assert "backup_copy_list[0] (usb1).retension: unknown field" in site.log_file.read_text()
 
 
 def test_list_shows_every_backup_with_source_destination_and_filter(site, folders):

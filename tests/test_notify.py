@@ -1,11 +1,12 @@
 """Notifications at the end of real runs through the doit CLI, against one local HTTP server for all services."""
 
 import json
+import time
 from urllib.parse import parse_qs
 
 import pytest
 
-from tests.conftest import make_files
+from tests.conftest import free_port, make_files
 
 SECRET_ENV = {"SENDGRID_API_KEY": "SG.planted-sendgrid-secret", "PUSHOVER_APP_TOKEN": "planted-pushover-app",
               "PUSHOVER_USER_KEY": "planted-pushover-user", "UPTIME_KUMA_PUSH_TOKEN": "plantedkumatoken",
@@ -47,7 +48,7 @@ def test_failed_backup_sends_one_mail_with_the_failure_and_one_pushover_message(
     (mail,) = requests_to(services, "/v3/mail/send")
     body = mail.get_json()
     assert body["subject"].startswith("[backup FAILED]") and body["subject"].endswith("1 of 2 backups ok")
-    assert f"source folder {tmp_path / 'gone'} does not exist" in body["content"][0]["value"]
+    assert f"source folder '{tmp_path / 'gone'}' does not exist" in body["content"][0]["value"]
     assert body["personalizations"] == [{"to": [{"email": "admin@example.com"}]}]
     (push,) = requests_to(services, "/1/messages.json")
     form = parse_qs(push.get_data(as_text=True))
@@ -85,9 +86,10 @@ def test_sendgrid_500_is_retried_and_reported_while_pushover_still_goes_out(site
     assert run.returncode == 1
     assert len(requests_to(httpserver, "/v3/mail/send")) == 3
     assert len(requests_to(httpserver, "/1/messages.json")) == 1
-    assert 'notification failed: sendgrid: HTTP 500: {"errors":[{"message":"busy"}]} (after 3 attempts)' in run.stdout
+    assert (f'notification failed: sendgrid: HTTP 500 from {httpserver.url_for("/v3/mail/send")}: '
+            '{"errors":[{"message":"busy"}]} (after 3 attempts)') in run.stdout
     log = site.log_file.read_text()
-    assert "sendgrid: HTTP 500" in log and "[backup FAILED]" in log
+    assert "sendgrid: HTTP 500 from" in log and "[backup FAILED]" in log
     assert json.loads((site.config_path.parent / "results" / "summary.json").read_text())["host"]
 
 
@@ -103,8 +105,8 @@ def test_a_service_error_that_echoes_the_secret_is_reported_with_the_secret_mask
     assert len(requests_to(httpserver, "/v3/mail/send")) == 3 and len(requests_to(httpserver, "/1/messages.json")) == 1
     log = site.log_file.read_text()
     for text in (run.stdout, log):  # the service's error text is shown, with the secret in it masked
-        assert 'sendgrid: HTTP 500: {"errors":[{"message":"overloaded while checking key ***"}]}' in text, text
-        assert 'pushover: HTTP 400: {"token":"invalid: ***","errors":["application token is invalid"]' in text, text
+        assert '/v3/mail/send: {"errors":[{"message":"overloaded while checking key ***"}]}' in text, text
+        assert '/1/messages.json: {"token":"invalid: ***","errors":["application token is invalid"]' in text, text
     written = [run.stdout, run.stderr, log]
     written += [path.read_text() for path in (site.config_path.parent / "results").iterdir()]
     for text in written:
@@ -122,7 +124,7 @@ def test_no_planted_secret_reaches_output_log_or_result_files(site, services, tm
             assert secret not in text
 
 
-def test_test_notify_sends_through_every_channel(site, services, tmp_path):
+def test_test_notify_sends_through_every_channel_but_changes_no_monitor(site, services, tmp_path):
     configure(site, services, tmp_path)
     run = site.doit("test_notify", env=SECRET_ENV)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -131,6 +133,33 @@ def test_test_notify_sends_through_every_channel(site, services, tmp_path):
     assert len(requests_to(services, "/1/messages.json")) == 1
     assert requests_to(services, "/planted-hc-uuid/log")
     assert not requests_to(services, "/planted-hc-uuid")  # a test never marks the check up
+    # Uptime Kuma's push API has no log-only call: a test "up" would clear a monitor that is down after a failure
+    assert not requests_to(services, "/api/push/plantedkumatoken")
+    assert "uptime_kuma: skipped (a test push would mark the monitor up)" in run.stdout
+    assert "uptime_kuma: sent" not in run.stdout
+
+
+def test_test_notify_names_where_each_channel_failed_at_once_and_no_secret(site, tmp_path):
+    closed = free_port()  # nothing listens there: each channel's connection is refused
+    site.write_config([{"name": "b", "source_dir": str(tmp_path), "rclone_path": str(tmp_path / "nas")}],
+                      email=["admin@example.com"], notifications={
+                          "attempts": 2, "retry_wait_seconds": 10,
+                          "telegram": {"base_url": f"http://127.0.0.1:{closed}", "chat_id": "1"},
+                          "healthchecks": {"base_url": f"http://127.0.0.1:{closed}"},
+                          "smtp": {"host": "127.0.0.1", "port": closed, "security": "none",
+                                   "from": "backup@example.com"}})
+    began = time.monotonic()
+    run = site.doit("test_notify", env={**SECRET_ENV, "TELEGRAM_BOT_TOKEN": "123:planted-telegram-token"})
+    elapsed = time.monotonic() - began
+    assert run.returncode == 1
+    assert elapsed < 8, f"{elapsed:.1f} s: a refused connection was retried"  # one retry would wait 10 s
+    output = run.stdout + run.stderr
+    for line in (f"telegram: connection refused: nothing listens at http://127.0.0.1:{closed}/bot***/sendMessage",
+                 f"healthchecks: connection refused: nothing listens at http://127.0.0.1:{closed}/***/log",
+                 f"smtp: connection refused: nothing listens at 127.0.0.1:{closed}"):
+        assert line in output, output
+    for text in (output, site.log_file.read_text()):
+        assert "planted-telegram-token" not in text and SECRET_ENV["HEALTHCHECKS_UUID"] not in text
 
 
 def test_missing_secret_stops_the_run_before_anything_happens(site, services, tmp_path):
@@ -148,7 +177,7 @@ def test_invalid_config_is_still_announced_when_the_notification_settings_are_so
     assert run.returncode == 1 and "retension: unknown field" in run.stderr
     (mail,) = requests_to(services, "/v3/mail/send")
     assert mail.get_json()["subject"].startswith("[backup FAILED]")
-    assert "backup_copy_list[0].retension: unknown field" in mail.get_json()["content"][0]["value"]
+    assert "backup_copy_list[0] (good).retension: unknown field" in mail.get_json()["content"][0]["value"]
     (push,) = requests_to(services, "/1/messages.json")
     assert "invalid config" in parse_qs(push.get_data(as_text=True))["message"][0]
     assert list((tmp_path / "nas").iterdir()) == []

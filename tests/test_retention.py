@@ -79,10 +79,24 @@ def test_rules_are_ored_with_the_count():
     assert decision.keep == tuple(days_ago(0, 1, 2, 3, 40))
 
 
-dates = st.dates(min_value=datetime.date(2020, 1, 1), max_value=datetime.date(2027, 12, 31))
-policies = st.builds(RetentionPolicy, last=st.integers(1, 10), days=st.integers(0, 10),
-                     weeks=st.integers(0, 10), months=st.integers(0, 10))
-foreign = st.sampled_from(["other_2026-01-01", "web_2026-02-30", "web2_2026-01-01", "web_x", "weblog"])
+def test_a_rule_not_used_up_also_keeps_the_oldest_folder_as_restic_does():
+    # restic >= 0.16: `--keep-weekly 4` over three days of history keeps the first day and the last
+    names = days_ago(0, 1, 2)
+    decision = plan_all("web", names, TODAY - datetime.timedelta(days=1), RetentionPolicy(last=1, weeks=4))
+    assert decision.keep == tuple(days_ago(1, 2))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=1, weeks=4))
+    assert decision.keep == tuple(days_ago(0, 2)) and decision.delete == tuple(days_ago(1))
+
+
+def test_a_rule_used_up_does_not_keep_the_oldest_folder():
+    names = days_ago(*range(10))
+    decision = plan_all("web", names, TODAY, RetentionPolicy(last=1, days=3))
+    assert decision.keep == tuple(days_ago(0, 1, 2))
+
+
+def test_the_oldest_kept_is_the_oldest_complete_folder():
+    decision = plan("web", days_ago(0, 1, 2), TODAY, RetentionPolicy(last=1, months=2), complete=set(days_ago(0, 2)))
+    assert decision.keep == tuple(days_ago(0, 2)) and decision.delete == tuple(days_ago(1))
 
 
 def test_incomplete_folders_never_count_and_never_push_out_complete_ones():
@@ -154,6 +168,12 @@ def test_properties(days_today, others, policy, rng, todays_sealed):
     assert set(decision.incomplete) == set(decision.keep) - complete
     assert len(decision.keep) <= 2 * (policy.last + policy.days + policy.weeks + policy.months) + 1
     assert decision.keep or not valid
+    # restic's rule: a period rule with fewer periods than its count also keeps the oldest complete folder
+    complete_days = sorted(datetime.date.fromisoformat(name[4:]) for name in valid & complete)
+    for count, period in ((policy.days, lambda d: d), (policy.weeks, lambda d: d.isocalendar()[:2]),
+                          (policy.months, lambda d: (d.year, d.month))):
+        if complete_days and len({period(d) for d in complete_days}) < count:
+            assert folder_name("web", complete_days[0]) in decision.keep
     # every deleted complete folder is older than every folder kept by the count among complete ones
     deleted_complete = set(decision.delete) & complete
     if deleted_complete and newest_complete:

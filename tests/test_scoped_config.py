@@ -67,12 +67,12 @@ def test_a_broken_backup_entry_blocks_only_that_backup(site, backed_up, tmp_path
     site.write_config([entries[0], {**entries[1], "days": -1}])
     listed = site.doit("list")
     assert listed.returncode == 0
-    assert "backup_copy_list[1].days: min value is 0" in listed.stderr.splitlines()[1]
+    assert "backup_copy_list[1] (photos).days: min value is 0" in listed.stderr.splitlines()[1]
     assert any(line.startswith("backup:docs") for line in listed.stdout.splitlines())
     assert any(line.startswith("backup:photos") and "NOT USABLE" in line for line in listed.stdout.splitlines())
     assert site.doit("run", "restore:docs", f"target={tmp_path / 'docs'}").returncode == 0
     refused = site.doit("run", "restore:photos", f"target={tmp_path / 'photos'}")
-    assert refused.returncode == 1 and "backup_copy_list[1].days: min value is 0" in refused.stdout
+    assert refused.returncode == 1 and "backup_copy_list[1] (photos).days: min value is 0" in refused.stdout
     assert not (tmp_path / "photos").exists()
     before = listing(nas)
     assert site.doit().returncode == 1
@@ -105,7 +105,7 @@ def test_a_missing_dash_that_merges_two_backups_is_named_with_both_lines(site, t
         f"  - name: first\n    source_dir: {source}\n    rclone_path: {nas}\n"
         f"    name: second\n    source_dir: {source}\n    rclone_path: {nas}\n")
     found = config.read(site.config_path)
-    assert "backup_copy_list[0].name: given twice, on line 3 and on line 6" in "\n".join(found.problems)
+    assert "backup_copy_list[0] (second).name: given twice, on line 3 and on line 6" in "\n".join(found.problems)
     assert found.backups == ()
     dry = site.doit("dry_run=1")
     assert dry.returncode == 1 and "backups ok" not in dry.stdout

@@ -133,7 +133,7 @@ def test_an_rclone_binary_another_user_owns_is_never_run(site, tmp_path):
     run = site.doit()
     assert not marker.exists(), "root ran the other user's program"
     assert run.returncode == 1
-    assert (f"backup_copy_list[0].rclone.binary: rclone.binary {fake} is owned by uid {ATTACKER}, not root: "
+    assert (f"backup_copy_list[0] (docs).rclone.binary: rclone.binary {fake} is owned by uid {ATTACKER}, not root: "
             f"chown root {fake}") in run.stdout
     listed = site.doit("list")
     assert any(line.startswith("backup:docs") and "NOT USABLE" in line for line in listed.stdout.splitlines())
@@ -163,8 +163,8 @@ def test_an_rclone_binary_found_on_path_is_checked_where_it_is(tmp_path, monkeyp
     fake.chmod(0o777)
     monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
     path = write_config(tmp_path / "etc", {"backup_copy_list": [{**GOOD_BACKUP, "rclone": {"binary": "rclone-evil"}}]})
-    assert config.read(path).problems == (f"backup_copy_list[0].rclone.binary: rclone.binary {fake} is writable by "
-                                          f"other users: chmod go-w {fake}",)
+    assert config.read(path).problems == (f"backup_copy_list[0] (docs).rclone.binary: rclone.binary {fake} is "
+                                          f"writable by other users: chmod go-w {fake}",)
 
 
 def test_an_rclone_config_others_may_write_is_refused(tmp_path):
@@ -174,7 +174,7 @@ def test_an_rclone_config_others_may_write_is_refused(tmp_path):
     rclone_conf.chmod(0o666)
     path = write_config(tmp_path / "etc", {"backup_copy_list": [
         {**GOOD_BACKUP, "rclone": {"config": str(rclone_conf)}}]})
-    assert config.read(path).problems == (f"backup_copy_list[0].rclone.config: rclone.config {rclone_conf} is "
+    assert config.read(path).problems == (f"backup_copy_list[0] (docs).rclone.config: rclone.config {rclone_conf} is "
                                           f"writable by other users: chmod go-w {rclone_conf}",)
 
 
@@ -200,8 +200,8 @@ def test_a_warning_names_a_password_in_a_config_file_others_may_read(tmp_path):
                         mode=0o644)
     found = config.read(path)
     assert found.problems == () and len(found.backups) == 1  # a warning blocks nothing
-    assert found.warnings == (f"backup_copy_list[0].rclone_path holds a password or key, and the file is readable "
-                              f"by other users (mode -rw-r--r--): chmod 600 {path}",)
+    assert found.warnings == (f"backup_copy_list[0] (docs).rclone_path holds a password or key, and the file is "
+                              f"readable by other users (mode -rw-r--r--): chmod 600 {path}",)
     assert "obscured-secret" not in found.warning_report()
     path.chmod(0o600)
     assert config.read(path).warnings == ()
@@ -215,7 +215,8 @@ def test_the_warning_is_printed_with_the_config_problems(site, tmp_path):
     site.config_path.chmod(0o644)
     listed = site.doit("list")
     assert listed.returncode == 0
-    assert (f"WARNING: {site.config_path}: backup_copy_list[0].rclone_path holds a password or key" in listed.stderr
+    assert (f"WARNING: {site.config_path}: backup_copy_list[0] (fly).rclone_path holds a password or key"
+            in listed.stderr
             and f"chmod 600 {site.config_path}" in listed.stderr)
     assert "obscured-secret" not in listed.stderr + listed.stdout + site.log_file.read_text()
 

@@ -7,11 +7,12 @@ it: nothing is deleted unless today's copy of every selected file was confirmed 
 the source and sealed with its SHA256SUMS in this very run.
 """
 
+import contextlib
 import dataclasses
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks import integrity, results, retention, sealing, selection, watchdog
+from tasks import integrity, progress, results, retention, sealing, selection, watchdog
 from tasks import rclone as rc
 from tasks.actions import checks, folders
 from tasks.job import Job, Stop
@@ -58,14 +59,25 @@ def todays_folder(job: Job) -> str:
 
 
 def require_checks(job: Job) -> None:
-    """Skip the backup unless every check of this run passed."""
-    for check in CHECKS:
+    """Skip the backup unless every check of this run passed. When the source itself passed its check, the skipped
+    backup still says what it would have copied (the walk changes nothing)."""
+    found = {check: results.read(job.run.results_dir, task_name(check, job.backup.name), job.run.run_id)
+             for check in CHECKS}
+    for check, result in found.items():
         task = task_name(check, job.backup.name)
-        found = results.read(job.run.results_dir, task, job.run.run_id)
-        reason = f"{task} did not report in this run" if found is None else (
-            None if found.succeeded else f"skipped because {task} failed: {found.reason}")
+        reason = f"{task} did not report in this run" if result is None else (
+            None if result.succeeded else f"skipped because {task} failed: {result.reason}")
         if reason:
+            if found[checks.SOURCE_CHECK] and found[checks.SOURCE_CHECK].succeeded:
+                _would_have_copied(job)
             raise Stop("INFO", reason, status="skipped")
+
+
+def _would_have_copied(job: Job) -> None:
+    """Walk the source for the skipped backup's summary; what the walk itself finds wrong is said on the day the
+    backup runs."""
+    with contextlib.suppress(Stop):
+        select(job)
 
 
 def copy_and_prune(job: Job) -> None:
@@ -101,8 +113,10 @@ def select(job: Job) -> selection.Selection:
     payload = {"source": str(backup.source_dir), "newer_than": newer_than, "exclude": list(backup.exclude),
                "list_file": str(job.state_file("files"))}
     try:
-        chosen = selection.Selection(**watchdog.run_child("select", payload, job.run.stall_timeout,
-                                                          job.run.deadline))
+        with progress.of(job).showing("listing") as show:
+            chosen = selection.Selection(**watchdog.run_child("select", payload, job.run.stall_timeout,
+                                                              job.run.deadline,
+                                                              on_count=lambda files: show(progress.listing(files))))
     except watchdog.Stalled as error:
         raise Stop("CRITICAL", _why_stopped(error, f"source folder {backup.source_dir}", "read")) from None
     result.files, result.bytes = chosen.files, chosen.bytes
@@ -143,8 +157,10 @@ def copy_files(job: Job, chosen) -> None:
     job.log.info("copying %d files (%s) from %s to %s", chosen.files, format_bytes(chosen.bytes),
                  job.backup.source_dir, destination)
     try:
-        outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log,
-                                  max_bytes=chosen.bytes)
+        with progress.of(job).showing("copying") as show:
+            outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log,
+                                      max_bytes=chosen.bytes,
+                                      progress=lambda stats: show(progress.transferring("copying", stats)))
     except rc.RcloneError as error:
         raise Stop("ERROR", f"copy to {destination} could not start: {error}") from None
     job.result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes)
@@ -179,8 +195,12 @@ def _hash(job: Job) -> dict:
     {"stopped": why} when the source stopped answering or the run reached its time limit."""
     payload = {"source": str(job.backup.source_dir), "list_file": str(job.state_file("files")),
                "sums_file": str(job.state_file(integrity.SUMS_NAME))}
+    def show_count(files: int, done: int) -> None:
+        show(progress.hashing(files, done, job.result.files, job.result.bytes))
+
     try:
-        return watchdog.run_child("hash", payload, job.run.stall_timeout, job.run.deadline)
+        with progress.of(job).showing("hashing") as show:
+            return watchdog.run_child("hash", payload, job.run.stall_timeout, job.run.deadline, on_count=show_count)
     except watchdog.Stalled as error:
         return {"stopped": _why_stopped(error, f"source folder {job.backup.source_dir}", "hashed")}
 

@@ -6,13 +6,19 @@ A check that finds a problem raises Stop with the alert; a failed check makes it
 
 import getpass
 import os
+from pathlib import Path
 
 from tasks import rclone as rc
-from tasks import watchdog
+from tasks import results, watchdog
+from tasks.config_yaml import PROJECT_ROOT
 from tasks.job import Job, Stop
-from tasks.kinds import Kind
+from tasks.kinds import Kind, task_name
 
 GIB = 1024 ** 3
+
+#: The check that proves the source readable: a backup skipped for another check's sake can still say what it
+#: would have copied.
+SOURCE_CHECK = "check_mounts"
 
 
 def check_rclone(job: Job) -> None:
@@ -36,9 +42,24 @@ def check_rclone(job: Job) -> None:
     except rc.RcloneError as error:
         raise Stop("CRITICAL" if error.needs_action else "ERROR", f"destination check failed: {error}") from None
     if not exists and rc.is_local(backup.rclone_path):
-        raise Stop("CRITICAL", f"destination folder {backup.rclone_path} does not exist: is its disk mounted? "
-                               "(create it once by hand; the tool does not create it, so that an unmounted disk "
-                               "never fills the system disk)")
+        raise Stop("CRITICAL", f"destination folder '{backup.rclone_path}' does not exist: "
+                               + (_forgotten_colon(job) or "is its disk mounted? (create it once by hand; the tool "
+                                  "does not create it, so that an unmounted disk never fills the system disk)"))
+
+
+def _forgotten_colon(job: Job) -> str | None:
+    """`rclone_path: ncsftp` (or `ncsftp/offsite`) where `ncsftp` is a configured remote: the colon was forgotten.
+    A relative path was made absolute below the project folder, so its first component is looked for there."""
+    path = Path(job.backup.rclone_path)
+    parts = path.relative_to(PROJECT_ROOT).parts if path.is_relative_to(PROJECT_ROOT) else path.parts[1:]
+    try:
+        remotes = job.rclone.remotes() if parts else {}
+    except rc.RcloneError:
+        return None
+    if parts and parts[0] in remotes:
+        meant = f"{parts[0]}:{'/'.join(parts[1:])}"
+        return f"'{parts[0]}' is an rclone remote: did you mean rclone_path: '{meant}' (with the colon)?"
+    return None
 
 
 def _check_remote_configured(job: Job, remote: str) -> None:
@@ -48,15 +69,15 @@ def _check_remote_configured(job: Job, remote: str) -> None:
     except rc.RcloneError as error:
         raise Stop("ERROR", str(error)) from None
     if not config_file.exists():
-        raise Stop("CRITICAL", f"rclone config file {config_file} does not exist: create remote '{remote}' "
+        raise Stop("CRITICAL", f"rclone config file '{config_file}' does not exist: create remote '{remote}' "
                                "with `rclone config`, or set rclone.config")
     if remote not in remotes:
         known = ", ".join(sorted(remotes)) or "none"
-        raise Stop("CRITICAL", f"rclone remote '{remote}' is not defined in {config_file} (defined: {known}); "
+        raise Stop("CRITICAL", f"rclone remote '{remote}' is not defined in '{config_file}' (defined: {known}); "
                                "add it with `rclone config`")
     job.result.metrics["remote_type"] = remotes[remote]
     if not (os.access(config_file, os.W_OK) and os.access(config_file.parent, os.W_OK)):
-        job.result.alert("WARNING", f"rclone config {config_file} or its folder is not writable by user "
+        job.result.alert("WARNING", f"rclone config '{config_file}' or its folder is not writable by user "
                                     f"{getpass.getuser()}: refreshed login tokens cannot be saved and remote "
                                     f"'{remote}' will stop working when its token expires")
 
@@ -67,16 +88,16 @@ def check_source(job: Job) -> None:
     try:
         found = watchdog.run_child("probe", {"source": str(source)}, timeout)
     except watchdog.Stalled:
-        raise Stop("CRITICAL", f"source folder {source} did not answer within {timeout:g} s: "
+        raise Stop("CRITICAL", f"source folder '{source}' did not answer within {timeout:g} s: "
                                "hung network mount?") from None
     except RuntimeError as error:
-        raise Stop("ERROR", f"source folder {source} could not be probed: {error}") from None
+        raise Stop("ERROR", f"source folder '{source}' could not be probed: {error}") from None
     job.result.metrics["mount_point"] = found.get("mount_point")
     messages = {
-        "missing": f"source folder {source} does not exist: disk not mounted or path moved?",
-        "not_a_folder": f"source {source} is not a folder",
-        "unreadable": f"source folder {source} cannot be read: {found.get('error')}",
-        "empty": f"source folder {source} is empty: the disk is probably not mounted (nothing is copied and "
+        "missing": f"source folder '{source}' does not exist: disk not mounted or path moved?",
+        "not_a_folder": f"source '{source}' is not a folder",
+        "unreadable": f"source folder '{source}' cannot be read: {found.get('error')}",
+        "empty": f"source folder '{source}' is empty: the disk is probably not mounted (nothing is copied and "
                  "no old copy is deleted)",
     }
     if found["state"] in messages:
@@ -84,9 +105,15 @@ def check_source(job: Job) -> None:
 
 
 def check_space(job: Job) -> None:
-    """The destination reports at least `min_free_gb` free; unknown free space is a warning, not a stop."""
+    """The destination reports at least `min_free_gb` free; unknown free space is a warning, not a stop. After a
+    failed check_rclone it only says it did not look: the backup is skipped anyway, and a second warning about the
+    same cause would only confuse."""
     backup, result = job.backup, job.result
-    where = rc.redact(rc.root_of(backup.rclone_path))
+    where = "'" + rc.redact(rc.root_of(backup.rclone_path)) + "'"
+    rclone_check = results.read(job.run.results_dir, task_name("check_rclone", backup.name), job.run.run_id)
+    if rclone_check is not None and not rclone_check.succeeded:
+        result.alert("INFO", "free space not checked: check_rclone failed")
+        return
     if backup.min_free_gb == 0:
         result.alert("INFO", f"free space check of {where} is off (min_free_gb: 0)")
         return
@@ -99,14 +126,16 @@ def check_space(job: Job) -> None:
     result.metrics["free_bytes"] = free
     if free < backup.min_free_gb * GIB:
         raise Stop("CRITICAL", f"only {free / GIB:.1f} GiB free on {where}, below min_free_gb "
-                               f"{backup.min_free_gb}: backup {backup.name} is skipped",
+                               f"{backup.min_free_gb}: backup {backup.name} is skipped; lower `min_free_gb` "
+                               f"(global, or for this backup) in {job.run.config_path}, or free space",
                    free_bytes=free, min_free_bytes=int(backup.min_free_gb * GIB))
 
 
 KINDS = (
     Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers",
          check_rclone, in_full_run=True),
-    Kind("check_mounts", "each source folder exists, is readable and is not an empty (unmounted) mount point",
+    Kind(SOURCE_CHECK, "each source folder exists, is readable and is not an empty (unmounted) mount point",
          check_source, in_full_run=True),
-    Kind("check_space", "each destination reports at least min_free_gb free", check_space, in_full_run=True),
+    Kind("check_space", "each destination reports at least min_free_gb free", check_space, in_full_run=True,
+         after=("check_rclone",)),
 )

@@ -9,34 +9,59 @@ checked, and a file it lists that the destination lacks is reported as missing.
 import datetime
 import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 
-from tasks import file_safety, integrity, retention
+from tasks import file_safety, integrity, progress, retention
 from tasks import rclone as rc
 from tasks.job import Job, Stop, as_stop
 from tasks.kinds import Kind
 from tasks.sealed_folder import at_destination, names, read_sums, trust
 from tasks.summary import format_bytes
 
+SHOWN_DATES = 5  # complete dates named when `date=` finds no folder
+
 
 def choose_folder(job: Job) -> str:
-    """`<name>_<date=>` if the command line gives a date, else the newest complete folder. It must be sealed."""
+    """`<name>_<date=>` if the command line gives a date, else the newest complete folder. It must be sealed.
+    A date in another format, or one without a complete folder, is refused with the dates that do exist, so the
+    next try can succeed."""
     backup, rclone = job.backup, job.rclone
     where = rc.redact(backup.rclone_path)
     sealed = rclone.folders_holding(backup.rclone_path, integrity.SUMS_NAME)
+    dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
+    newest = sorted(dated, key=dated.get, reverse=True)
+    existing = _dates_that_exist(backup.name, [dated[name] for name in newest], where)
     if job.run.day:
+        if not _is_date(job.run.day):
+            raise Stop("ERROR", f"date={job.run.day} is not a date: give it as YYYY-MM-DD, e.g. "
+                                f"date={job.run.today.isoformat()}{existing}")
         folder = f"{backup.name}_{job.run.day}"
         if folder not in sealed:
             present = folder in rclone.list_folders(backup.rclone_path)
             raise Stop("ERROR", f"{folder} at {where} "
-                                + ("has no SHA256SUMS: its copy never completed" if present else "does not exist"))
+                                + ("has no SHA256SUMS: its copy never completed" if present else "does not exist")
+                                + existing)
         return folder
-    dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
-    if not dated:
+    if not newest:
         raise Stop("ERROR", f"no complete folder of {backup.name} at {where}")
-    return max(dated, key=dated.get)
+    return newest[0]
+
+
+def _dates_that_exist(backup: str, newest_first: list[datetime.date], where: str) -> str:
+    if not newest_first:
+        return f"; {backup} has no complete folder at {where}"
+    older = len(newest_first) - SHOWN_DATES
+    return (f"; complete folders of {backup}: " + ", ".join(day.isoformat() for day in newest_first[:SHOWN_DATES])
+            + (f" and {older} older" if older > 0 else ""))
+
+
+def _is_date(text: str) -> bool:
+    """Exactly YYYY-MM-DD and a real day (fromisoformat alone also takes `20261120` and week dates)."""
+    try:
+        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _write_list(file_list: Path, paths) -> None:
@@ -92,7 +117,7 @@ def restore(job: Job) -> None:
     with tempfile.TemporaryDirectory(prefix="backup-restore-") as scratch:
         file_list = Path(scratch) / "files"
         _write_list(file_list, sorted(present))  # rclone fails a whole download that names an absent file
-        job.rclone.download(folder_path, target, file_list=file_list, progress=sys.stdout.isatty())
+        job.rclone.download(folder_path, target, file_list=file_list, progress=progress.of(job).transfer("restoring"))
     _write_private(target / integrity.SUMS_NAME, exact)
     differ, not_restored = integrity.compare(sums, target)
     missing = sorted(set(absent) | set(not_restored))
@@ -117,8 +142,15 @@ def _write_private(path: Path, content: bytes) -> None:
 
 
 def drill(job: Job, rng: random.Random | None = None) -> None:
+    """`drill:NAME`: a drill now, its outcome the task's own line, so the person who asked reads what was checked
+    (files, bytes, folder) in the summary printed at the end."""
+    job.result.reason = sample_and_check(job, rng)
+
+
+def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
     """Download a random sample of the files the newest complete folder's SHA256SUMS lists into a temporary folder
-    and check it; every listed file the destination lacks is reported as missing."""
+    and check it; every listed file the destination lacks is reported as missing. Leaves an INFO alert and returns
+    it: what was checked."""
     backup = job.backup
     folder = choose_folder(job)
     folder_path = rc.join(backup.rclone_path, folder)
@@ -145,8 +177,10 @@ def drill(job: Job, rng: random.Random | None = None) -> None:
     if problems:
         raise Stop("ERROR", f"restore drill of {folder}: " + "; ".join(problems), differ=len(differ),
                    missing=len(missing))
-    job.result.alert("INFO", f"restore drill: {len(chosen)} files ({format_bytes(size)}) of {folder} downloaded "
-                             f"and matched SHA256SUMS ({trust(authentic)})")
+    checked = (f"restore drill: {len(chosen)} files ({format_bytes(size)}) of {folder} downloaded and matched "
+               f"SHA256SUMS ({trust(authentic)})")
+    job.result.alert("INFO", checked)
+    return checked
 
 
 def _drill_record(job: Job) -> Path:
@@ -168,7 +202,7 @@ def scheduled_drill(job: Job) -> None:
     """The drill a backup run does when one is due: its outcome is one more alert of that backup, and only a
     drill that passed is remembered, so a failed one is tried again next run."""
     try:
-        drill(job)
+        sample_and_check(job)  # an INFO alert of the backup's result; its line stays the backup's own
     except (Stop, rc.RcloneError) as failure:
         stop = as_stop(failure)
         job.result.alert(stop.level, stop.message, **stop.metrics)

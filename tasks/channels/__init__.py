@@ -6,6 +6,7 @@ Each module in this package defines:
     SECRETS  names of the secrets it needs (environment variables, or lines of the secrets file)
     send(event, settings, secrets, http) -> bool
              deliver `event` if this channel cares about it (True), or ignore it (False); raise ChannelError
+    TEST_SKIPPED  (optional) why `doit test_notify` sends nothing through it, printed instead
 
 Adding a channel is adding a module: the registry below finds it, the schema and the secret check use it.
 """
@@ -42,7 +43,8 @@ class Event:
 
 
 class ChannelError(Exception):
-    """A channel could not deliver. `retryable`: a timeout, a refused connection, HTTP 429 or 5xx."""
+    """A channel could not deliver. `retryable`: a timeout, a lost connection, HTTP 429 or 5xx; not a refused
+    connection (see `unreachable`)."""
 
     def __init__(self, message: str, retryable: bool = False):
         super().__init__(message)
@@ -63,18 +65,47 @@ class Http:
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
-            raise ChannelError(f"no answer within {self.timeout:g} s", retryable=True) from None
-        except requests.ConnectionError:
-            raise ChannelError("cannot connect to the service", retryable=True) from None
+            raise ChannelError(f"no answer from {url} within {self.timeout:g} s", retryable=True) from None
+        except requests.ConnectionError as error:
+            raise unreachable(url, error, self.timeout) from None
         if response.status_code >= 400:
-            raise http_error(response.status_code, response.text)
+            raise http_error(response.status_code, response.text, url)
         return response
 
 
-def http_error(status: int, body: str | bytes) -> ChannelError:
+def http_error(status: int, body: str | bytes, url: str) -> ChannelError:
+    """The status and the service's own words, and the URL: a 404 from a mistyped `base_url` says nothing else."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    return ChannelError(f"HTTP {status}: {' '.join(body.split())[:300]}", retryable=status == 429 or status >= 500)
+    return ChannelError(f"HTTP {status} from {url}: {' '.join(body.split())[:300]}",
+                        retryable=status == 429 or status >= 500)
+
+
+def unreachable(where: str, error: BaseException, timeout: float) -> ChannelError:
+    """A connection that failed, naming `where` (the URL or host:port; `deliver` masks the secrets in it).
+
+    A refused connection is not retried: the host answered at once that nothing listens there (a wrong address
+    or port, a stopped service), which seconds of waiting seldom change. Timeouts and dropped connections are."""
+    causes = _causes(error)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return ChannelError(f"connection refused: nothing listens at {where}")
+    if any(isinstance(cause, TimeoutError) for cause in causes):
+        return ChannelError(f"no answer from {where} within {timeout:g} s", retryable=True)
+    return ChannelError(f"cannot connect to {where} ({causes[-1] or type(causes[-1]).__name__})", retryable=True)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and what it wraps, outermost first: requests and urllib hide the socket's error a few layers down
+    (in __cause__, __context__, `reason` or `args`)."""
+    chain, pending = [], [error]
+    while pending and len(chain) < 20:
+        current = pending.pop(0)
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending += [item for item in inner if isinstance(item, BaseException)]
+    return chain
 
 
 def is_loopback(host: str) -> bool:

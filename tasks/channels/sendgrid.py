@@ -1,7 +1,7 @@
 """The summary mail through SendGrid's v3 mail send API (the `sendgrid` package)."""
 
 from tasks import render
-from tasks.channels import ChannelError, http_error
+from tasks.channels import http_error, unreachable
 from tasks.keys import api_address, key
 
 SCHEMA = {
@@ -25,12 +25,13 @@ def send(event, settings, secrets, http) -> bool:
                    plain_text_content=plain, html_content=page)
     client = SendGridAPIClient(api_key=secrets["SENDGRID_API_KEY"], host=settings["base_url"])
     client.client.timeout = http.timeout
+    url = f"{settings['base_url']}/v3/mail/send"  # where client.send posts
     try:
         client.send(message)
     except python_http_client.exceptions.HTTPError as error:
-        raise http_error(error.status_code, error.body) from None
+        raise http_error(error.status_code, error.body, url) from None
     except OSError as error:  # connection refused, time-out, DNS: urllib's URLError is an OSError
-        raise ChannelError(f"cannot reach the service ({getattr(error, 'reason', error)})", retryable=True) from None
+        raise unreachable(url, error, http.timeout) from None
     return True
 
 

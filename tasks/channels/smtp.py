@@ -1,10 +1,11 @@
 """The summary mail through any SMTP server (smtplib), with STARTTLS, SSL or neither."""
 
+import email.utils
 import smtplib
 import ssl
 from email.message import EmailMessage
 
-from tasks.channels import ChannelError
+from tasks.channels import ChannelError, unreachable
 from tasks.channels.sendgrid import mail_parts
 from tasks.keys import key
 
@@ -31,9 +32,14 @@ def send(event, settings, secrets, http) -> bool:
     subject, plain, page = mail_parts(event)
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = subject, settings["from"], ", ".join(event.recipients)
+    # RFC 5322 requires Date; large providers refuse or down-rank mail without Date or Message-ID
+    message["Date"] = email.utils.formatdate(localtime=True)
+    message["Message-ID"] = email.utils.make_msgid(domain=settings["from"].rpartition("@")[2])
     message.set_content(plain)
     message.add_alternative(page, subtype="html")
     context = ssl.create_default_context(cafile=settings.get("ca_file"))
+    host = settings["host"]
+    where = f"[{host}]:{settings['port']}" if ":" in host else f"{host}:{settings['port']}"
     try:
         if settings["security"] == "ssl":
             server = smtplib.SMTP_SSL(settings["host"], settings["port"], timeout=http.timeout, context=context)
@@ -46,8 +52,10 @@ def send(event, settings, secrets, http) -> bool:
                 server.login(settings["username"], secrets.get("SMTP_PASSWORD", ""))
             server.send_message(message)
     except smtplib.SMTPResponseException as error:
-        raise ChannelError(f"SMTP {error.smtp_code}: {error.smtp_error.decode(errors='replace')}",
+        raise ChannelError(f"SMTP {error.smtp_code} from {where}: {error.smtp_error.decode(errors='replace')}",
                            retryable=400 <= error.smtp_code < 500) from None
-    except (smtplib.SMTPException, OSError) as error:
-        raise ChannelError(f"SMTP: {error}", retryable=True) from None
+    except smtplib.SMTPException as error:
+        raise ChannelError(f"SMTP at {where}: {error}", retryable=True) from None
+    except OSError as error:
+        raise unreachable(where, error, http.timeout) from None
     return True

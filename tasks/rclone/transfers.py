@@ -3,10 +3,7 @@ the run's deadline, not timed."""
 
 import json
 import logging
-import subprocess
 from pathlib import Path
-
-from tasks import watchdog
 
 from .errors import RcloneError, describe, redact
 from .outcomes import CheckOutcome, CopyOutcome, SizeCap, SourceGrew, read_check
@@ -19,24 +16,19 @@ MAX_TRANSFER_REACHED = 8
 #: and wanted up to ~0.5 KiB more for some sizes. The exact cap is SizeCap's; rclone's is the hard backstop.
 CAP_SLACK = 1024 * 1024
 
+#: How often rclone reports its counters when they are shown to a person (else: from the stall timeout).
+PROGRESS_STATS_SECONDS = 2
+
 
 class Transfers(Runner):
     """Operations that run as long as they make progress (`stall_timeout`), however many files they touch."""
 
-    def download(self, path: str, target: Path, file_list: Path | None = None, progress: bool = False) -> None:
-        """Copy a remote folder (or the listed files of it) into a local folder."""
+    def download(self, path: str, target: Path, file_list: Path | None = None, progress=None) -> None:
+        """Copy a remote folder (or the listed files of it) into a local folder; `progress(stats)` sees rclone's
+        counters every PROGRESS_STATS_SECONDS (rclone's own `--progress` would put its raw log on the terminal)."""
         args = ["copy", path, str(target)] + (["--files-from-raw", str(file_list)] if file_list else [])
-        if progress:  # rclone draws its own progress on the terminal
-            process = self._start(self._command(*args, "--progress"))
-            try:
-                returncode = process.wait(timeout=self._left())
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise RcloneError(f"download of {redact(path)} stopped: {watchdog.TIME_LIMIT}") from None
-            if returncode != 0:
-                raise RcloneError(f"download of {redact(path)} failed (rclone exit {returncode})", returncode)
-            return
-        result = self._watched(*args)
+        result = self._watched(*args, on_entry=_stats_to(progress),
+                               stats_seconds=PROGRESS_STATS_SECONDS if progress else None)
         if result.returncode != 0:
             raise self._fail(result, f"download of {redact(path)} failed")
 
@@ -59,16 +51,18 @@ class Transfers(Runner):
         return outcome
 
     def copy(self, source: Path, destination: str, file_list: Path, log: logging.Logger,
-             max_bytes: int | None = None) -> CopyOutcome:
+             max_bytes: int | None = None, progress=None) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
 
-        As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level.
+        As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level;
+        `progress(stats)` sees rclone's counters every PROGRESS_STATS_SECONDS at least.
         `max_bytes` (what was selected): more is refused with exit code 8 (MAX_TRANSFER_REACHED), and stopped
         as soon as it shows, so a listed file swapped for a bigger one since the walk is never sent whole.
         """
         counts = {"copied": 0, "replaced": 0}
         stats, messages = {}, []
         cap = SizeCap(max_bytes) if max_bytes is not None else None
+        show = _stats_to(progress)
 
         def on_entry(entry: dict) -> None:
             if log.isEnabledFor(logging.DEBUG):  # dumping and redacting every line costs ~0.5 s per 25k files
@@ -76,6 +70,7 @@ class Transfers(Runner):
             message = entry.get("msg", "")
             if "stats" in entry:
                 stats.update(entry["stats"])
+                show(entry)
             elif message.startswith("Copied ("):
                 counts["copied"] += 1
                 counts["replaced"] += "replaced existing" in message
@@ -92,7 +87,8 @@ class Transfers(Runner):
         try:
             returncode = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
                                        *self.settings.flags, *limits, on_entry=on_entry,
-                                       stats_seconds=1 if cap else None).returncode
+                                       stats_seconds=1 if cap else PROGRESS_STATS_SECONDS if progress else None
+                                       ).returncode
         except RcloneError as error:  # stopped by the watchdog
             returncode = -1
             messages.append(str(error))
@@ -106,3 +102,11 @@ class Transfers(Runner):
         return CopyOutcome(returncode=returncode, copied=counts["copied"], replaced=counts["replaced"],
                            checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
                            errors=int(stats.get("errors", 0)), messages=tuple(messages))
+
+
+def _stats_to(progress):
+    """An on_entry that hands rclone's stats objects to `progress` (None: a callback that does nothing)."""
+    def on_entry(entry: dict) -> None:
+        if progress and isinstance(entry.get("stats"), dict):
+            progress(entry["stats"])
+    return on_entry

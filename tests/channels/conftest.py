@@ -1,17 +1,20 @@
 """Made-up summaries and secrets for the channel tests; every channel talks to a real HTTP or SMTP server on
 127.0.0.1 (pytest-httpserver, aiosmtpd)."""
 
+import time
+
 import pytest
 
 from tasks import summary
-from tasks.channels import Event, Http
+from tasks.channels import ChannelError, Event, Http, deliver
 from tasks.results import Result
 from tasks.secrets import Secrets
 
-SECRETS = Secrets({"SENDGRID_API_KEY": "SG.test-sendgrid-key-0001", "PUSHOVER_APP_TOKEN": "apptoken-0002",
-                   "PUSHOVER_USER_KEY": "userkey-0003", "TELEGRAM_BOT_TOKEN": "123:telegram-token-0004",
-                   "UPTIME_KUMA_PUSH_TOKEN": "kumatoken0005", "HEALTHCHECKS_UUID": "hc-uuid-0006",
-                   "SMTP_PASSWORD": "smtp-password-0007"}, "test")
+SECRET_VALUES = {"SENDGRID_API_KEY": "SG.test-sendgrid-key-0001", "PUSHOVER_APP_TOKEN": "apptoken-0002",
+                 "PUSHOVER_USER_KEY": "userkey-0003", "TELEGRAM_BOT_TOKEN": "123:telegram-token-0004",
+                 "UPTIME_KUMA_PUSH_TOKEN": "kumatoken0005", "HEALTHCHECKS_UUID": "hc-uuid-0006",
+                 "SMTP_PASSWORD": "smtp-password-0007"}
+SECRETS = Secrets(SECRET_VALUES, "test")
 
 
 def make_summary(failed: bool = False, critical: bool = False, warning: bool = False) -> summary.Summary:
@@ -39,3 +42,16 @@ def run_event(report: summary.Summary, notify_on_success: bool = True) -> Event:
 @pytest.fixture
 def http():
     return Http(timeout=5)
+
+
+def fails_at_once(name: str, channel, event: Event, settings: dict, http: Http) -> str:
+    """Deliver to where nothing listens, with the default retry settings (3 attempts, 5 s then 10 s between
+    them): the failure must come at once, after one attempt, naming no secret. Returns its message."""
+    began = time.monotonic()
+    with pytest.raises(ChannelError) as caught:
+        deliver(name, channel, event, settings, SECRETS, http, attempts=3, wait_seconds=5)
+    message = str(caught.value)
+    assert time.monotonic() - began < 3, message  # today's 15 s of retries would be 5 + 10
+    assert message.endswith("(after 1 attempt)"), message
+    assert not [secret for secret in SECRET_VALUES.values() if secret in message], message
+    return message

@@ -3,7 +3,9 @@
 import datetime
 import email
 import email.policy
+import email.utils
 import ipaddress
+import re
 import ssl
 
 import pytest
@@ -17,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from tasks import render
 from tasks.channels import ChannelError, deliver, smtp
 from tasks.secrets import Secrets
-from tests.channels.conftest import SECRETS, make_summary, run_event
+from tests.channels.conftest import SECRETS, fails_at_once, make_summary, run_event
 from tests.conftest import free_port
 
 
@@ -89,6 +91,26 @@ def test_plain_smtp_sends_text_and_html_to_every_recipient(server, http):
     assert body(message, "html") == render.html_page(report)
 
 
+def test_the_mail_has_the_date_and_a_message_id_of_the_senders_domain(server, http):
+    inbox, port, _, _ = server
+    for _ in range(2):
+        smtp.send(run_event(make_summary()), settings(port, **{"from": "backup@mail.example.org"}), SECRETS, http)
+    ids = []
+    for _, _, message in inbox.messages:
+        sent = email.utils.parsedate_to_datetime(str(message["Date"]))  # RFC 5322 date-time, with its offset
+        assert sent.tzinfo is not None
+        assert abs(datetime.datetime.now(datetime.UTC) - sent) < datetime.timedelta(minutes=5)
+        assert re.fullmatch(r"<[^<>@\s]+@mail\.example\.org>", str(message["Message-ID"])), message["Message-ID"]
+        ids.append(str(message["Message-ID"]))
+    assert len(set(ids)) == 2
+
+
+def test_a_closed_port_fails_at_once_naming_host_and_port(http):
+    closed = free_port()
+    message = fails_at_once("smtp", smtp, run_event(make_summary()), settings(closed, username="backup"), http)
+    assert message == f"smtp: connection refused: nothing listens at 127.0.0.1:{closed} (after 1 attempt)"
+
+
 def test_starttls_with_login(server, http):
     inbox, port, ca_file, logins = server
     chosen = settings(port, security="starttls", username="backup", ca_file=ca_file)
@@ -102,7 +124,7 @@ def test_refused_login_is_reported_without_the_password(server, http):
     chosen = settings(port, security="starttls", username="backup", ca_file=ca_file)
     with pytest.raises(ChannelError) as caught:
         deliver("smtp", smtp, run_event(make_summary()), chosen, wrong, http, 3, 0.01)
-    assert "smtp: SMTP 535" in str(caught.value) and "after 1 attempt" in str(caught.value)
+    assert f"smtp: SMTP 535 from 127.0.0.1:{port}: " in str(caught.value) and "after 1 attempt" in str(caught.value)
     assert "not-the-password" not in str(caught.value)
 
 
