@@ -145,6 +145,9 @@ def outcome(line: Line, summary: Summary) -> str:
     detail = f"{words}, newest {line.newest_file} -> {line.destination}"
     if line.pruned:
         detail += ("; would prune " if summary.dry_run else "; pruned ") + ", ".join(line.pruned)
+    if line.drill:
+        detail += (f"; restore drill: {line.drill['files']} files ({format_bytes(line.drill['bytes'])}) of "
+                   f"{line.drill['folder']} checked")
     return detail
 
 

@@ -26,6 +26,7 @@ class Line:
     duration_s: float = 0.0
     copied: int | None = None      # None: the copy never ran (skipped, refused, dry run)
     identical: int | None = None   # already there unchanged (a rerun the same day)
+    drill: dict | None = None      # the restore drill this run did: folder, files, bytes
 
     @property
     def succeeded(self) -> bool:
@@ -74,7 +75,8 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
         lines.append(Line(task=task, status=result.status, reason=result.reason, destination=result.destination,
                           files=result.files, bytes=result.bytes, newest_file=result.newest_file,
                           pruned=tuple(result.pruned), duration_s=result.duration_s,
-                          copied=result.metrics.get("copied"), identical=result.metrics.get("identical")))
+                          copied=result.metrics.get("copied"), identical=result.metrics.get("identical"),
+                          drill=result.metrics.get("drill")))
         facts = _facts(result)
         alerts.extend(dataclasses.replace(alert, metrics={**facts, **_age(facts, alert.time), **alert.metrics})
                       for alert in result.alerts)

@@ -42,7 +42,7 @@ class RecordingRclone:
     def delete_partials(self, folder):
         self.calls.append(("delete_partials", folder))
 
-    def copy(self, source, destination, file_list, log, max_bytes=None):
+    def copy(self, source, destination, file_list, log, max_bytes=None, progress=None):
         self.calls.append(("copy", destination))
         self.max_bytes = max_bytes
         if self.copy_outcome:

@@ -183,9 +183,12 @@ def test_drill_finds_a_corrupted_file_by_name(site, tmp_path):
 def test_scheduled_drill_runs_when_due_and_is_remembered(site, source, tmp_path):
     (tmp_path / "nas").mkdir()
     configure(site, source, str(tmp_path / "nas"), drill_every_days=7)
-    assert site.doit().returncode == 0
+    first = site.doit()
+    assert first.returncode == 0
     assert site.result("backup:web")["metrics"]["drill"]["files"] == 3
-    assert site.doit().returncode == 0
+    assert f"restore drill: 3 files (19 B) of {dated('web')} checked" in first.stdout  # in the summary
+    second = site.doit()
+    assert second.returncode == 0 and "restore drill" not in second.stdout
     assert "drill" not in site.result("backup:web")["metrics"]  # done today, next one in 7 days
 
 
@@ -271,3 +274,16 @@ def test_sample_is_bounded_by_count_and_bytes():
     assert len(integrity.sample(files, 5, 10_000, random.Random(0))) == 5
     assert len(integrity.sample(files, 50, 35, random.Random(0))) == 3
     assert integrity.sample([("huge", 10 ** 9)], 5, 100, random.Random(0)) == []
+
+
+def test_a_drill_on_any_remote_names_the_corrupted_file(site, source, remote):
+    """rclone itself may abort a download whose hash differs (remotes that keep hashes): the alert must still
+    name the file, from rclone's JSON log."""
+    rclone_path, rclone_config, disk = remote
+    configure(site, source, rclone_path, rclone_config, drill_files=10, drill_max_mb=10)
+    assert site.doit().returncode == 0
+    corrupted = disk / dated("web") / "a.txt"
+    corrupted.write_bytes(corrupted.read_bytes().swapcase())
+    broken = site.doit("run", "drill:web")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "a.txt" in broken.stdout

@@ -29,6 +29,10 @@ class RcloneError(Exception):
         self.needs_action = needs_action
 
 
+#: How many files an explanation names; the rest are counted.
+NAMED_AT_MOST = 20
+
+
 def redact(text: str) -> str:
     """Mask the option values of every on-the-fly remote in `text` (`:sftp,host=***,port=22,pass=***:path`: the
     backend, harmless options and the path stay, so an administrator recognises it), then anything that still
@@ -57,12 +61,22 @@ def describe(entry: dict) -> str:
 def explain(stderr: str) -> tuple[str, bool]:
     """rclone's error text reduced to its last meaningful line, with a known cause spelled out; and whether that
     cause needs a person to act."""
-    entries = [json_line(line) for line in stderr.splitlines()]
-    failures = [e["msg"] for e in entries if e.get("msg", "").startswith("Failed to")]
+    entries = [json_line(line) for line in stderr.split("\n")]
+    failures = [describe(e) for e in entries if e.get("msg", "").startswith("Failed to")]
     errors = [describe(e) for e in entries if e.get("level") in ("error", "critical")]
     text = redact((failures or errors or [stderr.strip() or "no error text"])[-1])
+    named = list(dict.fromkeys(redact(str(e["object"])) for e in errors_with_files(entries)))
+    if named and not all(name in text for name in named[:NAMED_AT_MOST]):
+        more = f" and {len(named) - NAMED_AT_MOST} more" if len(named) > NAMED_AT_MOST else ""
+        text += f" (files: {', '.join(named[:NAMED_AT_MOST])}{more})"
     cause, needs_action = known_cause(stderr)
     return (f"{cause} ({text})" if cause else text), needs_action
+
+
+def errors_with_files(entries: list[dict]) -> list[dict]:
+    """rclone's error entries that name a file in their `object` field (a string object is part of the message)."""
+    return [e for e in entries if e.get("level") in ("error", "critical") and e.get("object")
+            and e.get("objectType") != "string"]
 
 
 def known_cause(text: str) -> tuple[str | None, bool]:
