@@ -8,11 +8,11 @@ import datetime
 
 import pytest
 
+from tasks import pruning, results
 from tasks import rclone as rc
-from tasks import results
 from tasks.actions import backup as backup_action
-from tasks.actions.backup import TodaysCopy, may_prune
 from tasks.job import Stop, perform
+from tasks.pruning import TodaysCopy, may_prune
 from tests.conftest import make_files, make_job
 
 MIB = 1024 * 1024
@@ -168,7 +168,7 @@ def test_a_failed_check_skips_the_backup_before_anything_is_copied(job):
 def test_pruning_refuses_a_copy_not_proven_complete(job, copy):
     assert not may_prune(copy, dry_run=False)
     with pytest.raises(Stop, match="refusing to prune"):
-        backup_action.prune(job, copy)
+        pruning.prune(job, copy)
     assert not job.rclone.called("purge")
 
 

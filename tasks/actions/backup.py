@@ -1,14 +1,13 @@
 """One backup, start to finish, as a sequence of steps on one Job: its checks passed, select, size, copy (hashing
 meanwhile), confirm, verify, seal, prune; and a due restore drill.
 
-A step that cannot go on raises Stop; `tasks.job.record` adds what that means for the data, from
-`job.consequence`, which the steps keep true as they go. The order is the safety argument, and `may_prune` states
-it: nothing is deleted unless today's copy of every selected file was confirmed at the destination, compared with
-the source and sealed with its SHA256SUMS in this very run.
+A step that cannot go on raises Stop; `tasks.job.perform` adds what that means for the data, from
+`job.consequence`, which the steps keep true as they go. The order is the safety argument, and
+`tasks.pruning.may_prune` states it: nothing is deleted unless today's copy of every selected file was confirmed at
+the destination, compared with the source and sealed with its SHA256SUMS in this very run.
 """
 
 import contextlib
-import dataclasses
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +16,7 @@ from tasks import rclone as rc
 from tasks.actions import checks, folders
 from tasks.job import Job, Stop
 from tasks.kinds import Kind, task_name
+from tasks.pruning import TodaysCopy, prune
 from tasks.summary import format_bytes
 
 NOTHING_DONE = "Nothing copied, nothing pruned."
@@ -24,21 +24,6 @@ OLD_COPIES_KEPT = "Old copies are kept; today's folder stays incomplete (no SHA2
 SEALED = "Today's copy is complete and sealed."
 
 CHECKS = tuple(kind.name for kind in checks.KINDS)
-
-
-@dataclasses.dataclass
-class TodaysCopy:
-    """What this run proved about today's dated folder."""
-
-    confirmed: bool = False   # rclone copied or found identical every listed file
-    verified: bool = False    # compared with the source as `verify` asks
-    sealed: bool = False      # SHA256SUMS written into it
-
-
-def may_prune(copy: TodaysCopy, dry_run: bool) -> bool:
-    """The safety rule: old copies may go only after today's copy was confirmed, verified and sealed in this run.
-    A dry run deletes nothing, so it may show what would go."""
-    return dry_run or (copy.confirmed and copy.verified and copy.sealed)
 
 
 def back_up(job: Job) -> None:
@@ -212,43 +197,6 @@ def require_all_hashed(job: Job, hashed: dict) -> None:
     if hashed["problems"]:
         raise Stop("ERROR", f"{len(hashed['problems'])} files changed or vanished during the copy, so their copy "
                             "cannot be vouched for: " + "; ".join(hashed["problems"][:20]))
-
-
-def prune(job: Job, copy: TodaysCopy) -> None:
-    """Apply retention to `<name>_YYYY-MM-DD` folders directly under rclone_path; never today's."""
-    if not may_prune(copy, job.run.dry_run):
-        raise Stop("ERROR", f"refusing to prune: today's copy is not proven complete ({copy})")
-    backup, dry_run = job.backup, job.run.dry_run
-    todays = retention.folder_name(backup.name, job.run.today)
-    try:
-        names = job.rclone.list_folders(backup.rclone_path)
-        complete = job.rclone.folders_holding(backup.rclone_path, integrity.SUMS_NAME)
-    except rc.RcloneError as error:
-        raise Stop("WARNING", f"old copies not pruned: {error}") from None
-    if dry_run:
-        names.append(todays)
-        complete.add(todays)
-    elif todays not in complete:
-        raise Stop("WARNING", f"today's folder {todays} is not listed with its {integrity.SUMS_NAME} at "
-                              f"{rc.redact(backup.rclone_path)} after the copy; nothing pruned")
-    decision = retention.plan(backup.name, names, job.run.today, backup.retention, complete)
-    if decision.incomplete:
-        job.result.alert("INFO", "incomplete folders kept for now (no SHA256SUMS): " + ", ".join(decision.incomplete))
-    if decision.ignored:
-        job.result.alert("WARNING", "left alone, dated in the future or not a real date: "
-                         + ", ".join(decision.ignored))
-    if dry_run:
-        job.result.pruned.extend(decision.delete)
-        if decision.delete:
-            job.result.alert("INFO", "dry run: would prune " + ", ".join(decision.delete))
-        return
-    for folder in decision.delete:
-        try:
-            job.rclone.purge(rc.join(backup.rclone_path, folder))
-        except rc.RcloneError as error:
-            raise Stop("WARNING", f"could not prune {folder}: {error}") from None
-        job.log.info("pruned %s", folder)
-        job.result.pruned.append(folder)
 
 
 def describe(backup) -> str:
