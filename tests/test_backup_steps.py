@@ -4,6 +4,7 @@ wrapper's interface (what rclone really answers is tested against real rclone el
 The rule under test everywhere: nothing is pruned unless this run's copy was confirmed, verified and sealed.
 """
 
+import contextlib
 import datetime
 
 import pytest
@@ -185,25 +186,23 @@ def test_a_dry_run_copies_and_deletes_nothing_but_names_what_it_would_prune(job)
     assert result.pruned == [folder(2), folder(3)]
 
 
-@pytest.mark.parametrize("files, allowed", [(2, True), (3, False)])
-def test_max_files_refuses_more_files_than_it_allows(tmp_path, files, allowed):
-    make_files(tmp_path / "src", {f"f{number}": "x" for number in range(files)})
+def job_over(tmp_path, files: dict, **limits):
+    """A job whose source holds `files`, under the given limits (max_files, max_size_mb)."""
+    make_files(tmp_path / "src", files)
     (tmp_path / "state").mkdir()
-    job = make_job(tmp_path / "state", tmp_path / "src", tmp_path / "nas", max_files=2)
-    if allowed:
+    return make_job(tmp_path / "state", tmp_path / "src", tmp_path / "nas", **limits)
+
+
+@pytest.mark.parametrize("files, refusal", [(2, None), (3, "3 files selected, more than max_files 2")])
+def test_max_files_refuses_more_files_than_it_allows(tmp_path, files, refusal):
+    job = job_over(tmp_path, {f"f{number}": "x" for number in range(files)}, max_files=2)
+    with pytest.raises(Stop, match=refusal) if refusal else contextlib.nullcontext():
         assert backup_action.select(job).files == files
-    else:
-        with pytest.raises(Stop, match="3 files selected, more than max_files 2"):
-            backup_action.select(job)
 
 
-@pytest.mark.parametrize("extra_bytes, allowed", [(0, True), (1, False)])
-def test_the_size_cap_refuses_only_what_exceeds_it(tmp_path, extra_bytes, allowed):
-    make_files(tmp_path / "src", {"big.bin": b"x" * (MIB - 10 + extra_bytes), "small.txt": "0123456789"})
-    (tmp_path / "state").mkdir()
-    job = make_job(tmp_path / "state", tmp_path / "src", tmp_path / "nas", max_size_mb=1)
-    if allowed:
+@pytest.mark.parametrize("extra_bytes, refusal", [(0, None), (1, "exceed max_size_mb 1")])
+def test_the_size_cap_refuses_only_what_exceeds_it(tmp_path, extra_bytes, refusal):
+    job = job_over(tmp_path, {"big.bin": b"x" * (MIB - 10 + extra_bytes), "small.txt": "0123456789"},
+                   max_size_mb=1)
+    with pytest.raises(Stop, match=refusal) if refusal else contextlib.nullcontext():
         assert backup_action.select(job).bytes == MIB
-    else:
-        with pytest.raises(Stop, match="exceed max_size_mb 1"):
-            backup_action.select(job)
