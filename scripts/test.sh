@@ -2,18 +2,14 @@
 # Set up (with the test requirements), then run the whole test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The fault tests need FUSE (a mount that hangs) and Debian's old rclone 1.60 (the "too old" warning); as root on
-# Debian they are installed here, elsewhere those few tests say why they skip.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! command -v fusermount3 >/dev/null || [ ! -x /usr/bin/rclone ] || ! command -v tmux >/dev/null; }; then
-    echo "test: installing fuse3 and Debian's rclone for the fault tests"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 rclone tmux >/dev/null \
-        || echo "test: could not install fuse3/rclone; the tests that need them will skip" >&2
-fi
-# The mail test renders the HTML summary in headless Chromium; without it that test says why it skips.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
-    echo "test: installing chromium for the mail rendering test"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-        || echo "test: could not install chromium; the mail rendering test will skip" >&2
+# The fault tests need FUSE (a mount that hangs) and Debian's old rclone 1.60 (the "too old" warning), the progress
+# tests tmux, the mail test Chromium; as root on Debian they are installed here, elsewhere those tests say why they
+# skip.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! command -v fusermount3 >/dev/null \
+        || [ ! -x /usr/bin/rclone ] || ! command -v tmux >/dev/null || ! command -v chromium >/dev/null; }; then
+    echo "test: installing fuse3, Debian's rclone, tmux and chromium for the tests that need them"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 rclone tmux \
+        chromium >/dev/null || echo "test: could not install them; the tests that need them will skip" >&2
 fi
 scripts/setup.sh requirements-dev.txt
 echo "test: lint (ruff) and generated config docs"

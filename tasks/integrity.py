@@ -29,13 +29,12 @@ class NotAsListed(Exception):
     """The file at a listed path is not the one the walk saw, or it changed while it was read: why."""
 
 
-def sha256_of(path: Path, progress=lambda: None) -> str:
+def sha256_of(path: Path) -> str:
     """Hash in 1 MiB chunks: a file is never read into memory whole."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-            progress()
     return digest.hexdigest()
 
 

@@ -54,5 +54,5 @@ def kind_of(task: str) -> str:
 
 
 def backup_of(task: str) -> str:
-    """`check_space:contabo1` -> `contabo1`."""
-    return task.split(":", 1)[1]
+    """`check_space:contabo1` -> `contabo1`; "" for a run-wide subject such as `config`."""
+    return task.partition(":")[2]

@@ -9,6 +9,7 @@ import html
 import re
 
 from tasks import remedies, render
+from tasks.kinds import backup_of
 from tasks.results import LEVELS, Alert
 from tasks.summary import Line, Summary, format_duration
 
@@ -41,7 +42,7 @@ def page(summary: Summary) -> str:
 
 def headline(summary: Summary) -> str:
     """One line: what failed and what to do about its worst problem; or that all is well."""
-    failed = [render.backup_name(line.task) if summary.backups else line.task
+    failed = [backup_of(line.task) if summary.backups else line.task
               for line in summary.backups or summary.checks if not line.succeeded]
     problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= render.WARNING_AND_UP]
     if not problems:
@@ -60,7 +61,7 @@ def _backups(summary: Summary) -> str:
         return ""
     pruned = "Would prune" if summary.dry_run else "Pruned"
     rows = "".join(
-        f"<tr>{_td(_badge(line.status))}{_td(f'<b>{e(render.backup_name(line.task))}</b>')}"
+        f"<tr>{_td(_badge(line.status))}{_td(f'<b>{e(backup_of(line.task))}</b>')}"
         f"{_td(e(_row_outcome(line, summary)))}{_td(e(line.newest_file or ''), NOWRAP)}"
         f"{_td(e(line.destination if line.copied is not None or line.succeeded else ''))}"
         f"{_td(e(', '.join(line.pruned)))}{_td(format_duration(line.duration_s), NOWRAP)}</tr>"
@@ -97,7 +98,7 @@ def _alerts(alerts: list[Alert], dry_run: bool) -> str:
         return "<h3>Alerts</h3><p>None.</p>"
     rows = "".join(
         f"<tr>{_td(e(alert.time), NOWRAP)}{_td(_level(alert.level))}"
-        f"{_td(e(render.backup_name(alert.subject) or alert.subject))}"
+        f"{_td(e(backup_of(alert.subject) or alert.subject))}"
         f"{_td(e(alert.message) + _metrics(alert, dry_run))}{_td(_action(alert.message))}</tr>"
         for alert in alerts)
     return ("<h3>Alerts</h3>" + TABLE + _header("Time", "Level", "Backup", "What happened", "What to do") + rows

@@ -12,6 +12,7 @@ every control character as an escape, and every text here, and every log line (t
 import re
 
 from tasks import remedies
+from tasks.kinds import backup_of
 from tasks.results import LEVELS, Alert
 from tasks.summary import Line, Summary, format_bytes
 
@@ -57,7 +58,7 @@ def text(summary: Summary) -> str:
     do); each line printable."""
     out = [f"{summary.title} (run started {summary.started})"]
     for line in summary.backups:
-        out.append(f"  {line.status.upper():8} {backup_name(line.task)}: {outcome(line, summary)}")
+        out.append(f"  {line.status.upper():8} {backup_of(line.task)}: {outcome(line, summary)}")
     if not summary.backups:  # verify, restore, drill: the task's own lines
         out.extend(f"  {line.status.upper():8} {line.task}: {line.reason}" for line in summary.checks)
     problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= WARNING_AND_UP]
@@ -93,7 +94,7 @@ INDENT = " " * 9  # under the message, past the level
 
 def details(alert: Alert, dry_run: bool) -> list[str]:
     """The alert's time, its backup and its metrics, each in words."""
-    name = backup_name(alert.subject)
+    name = backup_of(alert.subject)
     return [alert.time, *([f"backup {name}"] if name else []), *metric_words(alert, dry_run)]
 
 
@@ -161,6 +162,3 @@ def own_reason(line: Line, summary: Summary) -> str:
     return line.reason
 
 
-def backup_name(task: str) -> str:
-    """The backup a task or alert subject concerns ("" for a run-wide subject such as "config")."""
-    return task.partition(":")[2]

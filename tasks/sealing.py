@@ -17,13 +17,14 @@ def unseal(job: Job, folder: str) -> str:
     shown = rc.redact(folder)
     try:
         earlier_sums = ""
-        if job.rclone.read_text(rc.join(folder, integrity.SUMS_NAME)) is not None:
+        if job.rclone.read_text(rc.join(folder, integrity.SUMS_NAME)) is not None:  # absent on a day's first run
             exact, tag = sealed_folder.read_seal(job, folder)
-            earlier_sums = (exact or b"").decode("utf-8", "surrogateescape")
             unproven = sealed_folder.authenticate(job, shown, exact, tag) if exact else None
-            if unproven:
+            if unproven:  # this host's key must never vouch for sums it cannot prove
                 job.result.alert("WARNING", f"{integrity.SUMS_NAME} of {shown} is not authenticated ({unproven}); "
-                                            "its sums are kept for the files this run does not copy again")
+                                            "its sums are dropped: this run seals only what it copies and checks")
+            else:
+                earlier_sums = (exact or b"").decode("utf-8", "surrogateescape")
             job.rclone.delete_file(rc.join(folder, integrity.SUMS_NAME))
             job.rclone.delete_file(rc.join(folder, integrity.HMAC_NAME))
         job.rclone.delete_partials(folder)
@@ -46,6 +47,9 @@ def verify(job: Job, folder: str) -> bool:
     if not outcome.clean:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} failed: " + outcome.describe(),
                    differ=outcome.differ_count, missing=outcome.missing_count)
+    if outcome.matched != result.files:  # a comparison that saw fewer files proves nothing about the others
+        raise Stop("ERROR", f"verification of {rc.redact(folder)} compared {outcome.matched} of the "
+                            f"{result.files} listed files")
     result.metrics["verified"] = "download" if backup.verify == "download" else (
         "hash" if outcome.hash_checked else "size")
     if not outcome.hash_checked:
@@ -60,7 +64,9 @@ def seal(job: Job, folder: str, earlier_sums: str) -> bool:
     sums_file = job.state_file(integrity.SUMS_NAME)
     if earlier_sums:
         new = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
-        merged = {**integrity.parse(earlier_sums), **new}
+        earlier = {path: digest for path, digest in integrity.parse(earlier_sums).items()
+                   if not sealed_folder.malformed(path)}
+        merged = {**earlier, **new}
         sums_file.write_text(integrity.render(merged), encoding="utf-8", errors="surrogateescape")
         job.result.metrics["sealed_files"] = len(merged)
     try:

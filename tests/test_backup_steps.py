@@ -27,7 +27,7 @@ class RecordingRclone:
         self.today_folder = today_folder
         self.folders = [*old_folders, today_folder]
         self.copy_outcome = None          # None: every listed file copied
-        self.check_outcome = rc.CheckOutcome(matched=0, differ=(), missing=(), errors=(), hash_checked=True)
+        self.check_outcome = None         # None: every listed file matched
         self.upload_error = None
         self.sealed = set(old_folders)
 
@@ -53,7 +53,9 @@ class RecordingRclone:
 
     def check(self, source, destination, file_list, download, report):
         self.calls.append(("check", destination))
-        return self.check_outcome
+        listed = len(file_list.read_text().splitlines())
+        return self.check_outcome or rc.CheckOutcome(matched=listed, differ=(), missing=(), errors=(),
+                                                     hash_checked=True)
 
     def upload(self, local_file, path):
         self.calls.append(("upload", path))
@@ -133,6 +135,13 @@ def test_a_file_that_differs_after_the_copy_blocks_the_seal_and_pruning(job):
                                                hash_checked=True)
     result = back_up(job)
     assert result.status == "failed" and "1 differ (sub/b.txt)" in result.reason
+    assert not job.rclone.called("upload") and not job.rclone.called("purge")
+
+
+def test_a_comparison_that_saw_fewer_files_than_listed_blocks_the_seal_and_pruning(job):
+    job.rclone.check_outcome = rc.CheckOutcome(matched=1, differ=(), missing=(), errors=(), hash_checked=True)
+    result = back_up(job)
+    assert result.status == "failed" and "compared 1 of the 2 listed files" in result.reason
     assert not job.rclone.called("upload") and not job.rclone.called("purge")
 
 

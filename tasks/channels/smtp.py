@@ -37,7 +37,10 @@ def send(event, settings, secrets, http) -> bool:
     message["Message-ID"] = email.utils.make_msgid(domain=settings["from"].rpartition("@")[2])
     message.set_content(plain)
     message.add_alternative(page, subtype="html")
-    context = ssl.create_default_context(cafile=settings.get("ca_file"))
+    try:
+        context = ssl.create_default_context(cafile=settings.get("ca_file"))
+    except (OSError, ssl.SSLError) as error:
+        raise ChannelError(f"smtp.ca_file {settings.get('ca_file')!r} cannot be used: {error}") from None
     host = settings["host"]
     where = f"[{host}]:{settings['port']}" if ":" in host else f"{host}:{settings['port']}"
     try:
