@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,27 @@ def make_job(state_dir: Path, source, destination, rclone_config=None, **entry):
               now=datetime.datetime.now().astimezone())
     run.lists_dir.mkdir(exist_ok=True)
     return Job(backup, run, Result(task="test:b", backup="b", run_id=run.run_id))
+
+
+def outcome_on_a_fifo(fifo: Path, reading):
+    """What `reading()` returns (or raises) when the file it reads is a FIFO with no writer: a reader that opens it
+    blocking would wait forever, so after 10 s the test fails (and the reader is let go by a writer that closes)."""
+    outcome = []
+
+    def read():
+        try:
+            outcome.append(reading())
+        except Exception as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail(f"reading {fifo} blocked")
+    return outcome[0]
 
 
 #: Root, minus the capabilities that bypass file permissions: a file with mode 000 is then unreadable to it too.

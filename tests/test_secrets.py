@@ -1,12 +1,12 @@
 """Secrets come from the environment or a private file, and never show themselves."""
 
 import os
-import threading
 
 import pytest
 
 from tasks import config
 from tasks.secrets import SecretsError, load
+from tests.conftest import outcome_on_a_fifo
 from tests.test_config import GOOD_BACKUP, load_document
 
 
@@ -109,20 +109,6 @@ def test_a_secrets_file_in_a_folder_others_may_write_is_refused(tmp_path):
 def test_a_secrets_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "secrets.env"
     os.mkfifo(fifo, 0o600)  # reading it would wait for a writer forever
-    outcome = []
-    reader = threading.Thread(target=lambda: outcome.append(_raised(load, {"A"}, fifo, environ={})), daemon=True)
-    reader.start()
-    reader.join(10)
-    if reader.is_alive():  # let the blocked reader go: a writer that closes at once
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        reader.join(10)
-        pytest.fail("reading the secrets file blocked")
-    assert isinstance(outcome[0], SecretsError) and "is not a regular file" in str(outcome[0])
+    outcome = outcome_on_a_fifo(fifo, lambda: load({"A"}, fifo, environ={}))
+    assert isinstance(outcome, SecretsError) and "is not a regular file" in str(outcome)
 
-
-def _raised(function, *args, **kwargs):
-    try:
-        function(*args, **kwargs)
-    except Exception as error:
-        return error
-    return None

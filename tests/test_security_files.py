@@ -10,14 +10,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tasks import config, lock, logs, render, results
-from tests.conftest import make_files
+from tests.conftest import make_files, outcome_on_a_fifo
 
 ATTACKER = 65534
 AS_ATTACKER = ["setpriv", f"--reuid={ATTACKER}", f"--regid={ATTACKER}", "--clear-groups", "--"]
@@ -381,16 +380,7 @@ def test_a_result_file_that_is_a_symbolic_link_is_not_read(tmp_path):
     assert results.read(folder, "backup:docs", "r") is None
     fifo = folder / "check_space-docs.json"
     os.mkfifo(fifo)  # would block a reader forever
-    outcome = []
-    reader = threading.Thread(target=lambda: outcome.append(results.read(folder, "check_space:docs", "r")),
-                              daemon=True)
-    reader.start()
-    reader.join(10)
-    if reader.is_alive():  # let the blocked reader go: a writer that closes at once
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        reader.join(10)
-        pytest.fail("reading a result blocked on a FIFO")
-    assert outcome == [None]
+    assert outcome_on_a_fifo(fifo, lambda: results.read(folder, "check_space:docs", "r")) is None
 
 
 def test_a_result_written_over_a_planted_link_replaces_the_link(tmp_path):
