@@ -56,6 +56,7 @@ class Backup:
     exclude: tuple[str, ...]
     rclone: RcloneSettings
     verify: str
+    server_side_copy: str
     drill_every_days: int
     drill_files: int
     drill_max_mb: float
@@ -202,6 +203,7 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
             exclude=tuple(entry["exclude"]),
             rclone=_rclone_settings(settings["rclone"], entry["rclone"]),
             verify=entry["verify"],
+            server_side_copy=entry["server_side_copy"],
             drill_every_days=entry["drill_every_days"],
             drill_files=entry["drill_files"],
             drill_max_mb=_plain(entry["drill_max_mb"]),

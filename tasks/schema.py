@@ -69,6 +69,10 @@ BACKUP_SCHEMA = {
     "verify": key("string", "After each copy: compare by hash where source and remote share one, else by size "
                             "(`checksum`); read every copied file back (`download`); or not at all (`off`).",
                   default="checksum", allowed=["checksum", "download", "off"]),
+    "server_side_copy": key("string", "Copy each file whose sha256 matches the newest sealed folder's SHA256SUMS "
+                                      "on the server from there instead of uploading it, where the remote can "
+                                      "(`auto`; S3, OneDrive, Google Drive, B2, most WebDAV); upload every file "
+                                      "(`off`).", default="auto", allowed=["auto", "off"]),
     "drill_every_days": key("integer", "Every N days, download a random sample of the newest complete folder and "
                                        "check it against its SHA256SUMS (restore drill); 0: never.",
                             example=7, default=0, min=0),

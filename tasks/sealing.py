@@ -10,11 +10,23 @@ from tasks import rclone as rc
 from tasks.job import Job, Stop
 
 
-def unseal(job: Job, folder: str) -> str:
+class Mismatch(Stop):
+    """The copy does not match: `paths`, the files that differ or are missing (empty when more than could be
+    named)."""
+
+    def __init__(self, message: str, paths: tuple[str, ...], **metrics):
+        super().__init__("ERROR", message, **metrics)
+        self.paths = paths
+
+
+def unseal(job: Job, folder: str, present: bool = True) -> str:
     """Make `folder` ready for the copy: an earlier run today may have sealed it, so keep its sums (returned, once
     they proved authentic) and remove its SHA256SUMS (first: the folder is incomplete from then on) and
-    SHA256SUMS.hmac while it changes; delete the `.partial` files an interrupted upload left."""
+    SHA256SUMS.hmac while it changes; delete the `.partial` files an interrupted upload left. A folder the
+    destination did not list (`present`: False; a day's first run) needs none of it."""
     shown = rc.redact(folder)
+    if not present:
+        return ""
     try:
         earlier_sums = ""
         if job.rclone.read_text(rc.join(folder, integrity.SUMS_NAME)) is not None:  # absent on a day's first run
@@ -34,27 +46,37 @@ def unseal(job: Job, folder: str) -> str:
 
 
 def verify(job: Job, folder: str) -> bool:
-    """Compare the copy with the source, file by file (unless `verify: off`); True when it is as `verify` asks."""
+    """Compare the copy, file by file (unless `verify: off`), with the sha256 this run computed from the source
+    where the remote hashes sha256 (or `verify: download` reads the copy back), else with the source by the hash
+    they share, else by size. True when it is as `verify` asks; Mismatch names what differs."""
     backup, result = job.backup, job.result
     if backup.verify == "off":
         result.metrics["verified"] = "off"
         return True
+    download = backup.verify == "download"
     try:
-        outcome = job.rclone.check(backup.source_dir, folder, job.state_file("files"), backup.verify == "download",
-                                   job.state_file("check"))
+        by_sha256 = download or "sha256" in job.rclone.features(folder).hashes
+        outcome = (job.rclone.checksum(job.state_file(integrity.SUMS_NAME), folder, download, job.state_file("check"))
+                   if by_sha256 else
+                   job.rclone.check(backup.source_dir, folder, job.state_file("files"), False, job.state_file("check")))
     except rc.RcloneError as error:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} could not run: {error}") from None
     if not outcome.clean:
-        raise Stop("ERROR", f"verification of {rc.redact(folder)} failed: " + outcome.describe(),
-                   differ=outcome.differ_count, missing=outcome.missing_count)
+        named = outcome.differ_count == len(outcome.differ) and outcome.missing_count == len(outcome.missing)
+        raise Mismatch(f"verification of {rc.redact(folder)} failed: " + outcome.describe(),
+                       outcome.differ + outcome.missing if named and not outcome.errors_count else (),
+                       differ=outcome.differ_count, missing=outcome.missing_count)
     if outcome.matched != result.files:  # a comparison that saw fewer files proves nothing about the others
         raise Stop("ERROR", f"verification of {rc.redact(folder)} compared {outcome.matched} of the "
                             f"{result.files} listed files")
-    result.metrics["verified"] = "download" if backup.verify == "download" else (
-        "hash" if outcome.hash_checked else "size")
+    result.metrics["verified"] = "download" if download else (
+        "sha256" if by_sha256 else "hash" if outcome.hash_checked else "size")
     if not outcome.hash_checked:
+        copied_on_server = (" Files copied on the server were proven unchanged by sha256 against "
+                            f"{integrity.SUMS_NAME} of the folder they came from." if
+                            result.metrics.get("server_side_files") else "")
         result.alert("WARNING", "content not hash-checked: the remote offers no common hash with the source, so "
-                                "only sizes were compared (`verify: download` reads the copy back)")
+                                "only sizes were compared (`verify: download` reads the copy back)." + copied_on_server)
     return True
 
 

@@ -25,11 +25,12 @@ class RecordingRclone:
     def __init__(self, today_folder: str, old_folders: list[str]):
         self.calls = []
         self.today_folder = today_folder
-        self.folders = [*old_folders, today_folder]
+        self.dated = [*old_folders, today_folder]
         self.copy_outcome = None          # None: every listed file copied
         self.check_outcome = None         # None: every listed file matched
         self.upload_error = None
         self.sealed = set(old_folders)
+        self.remote_features = rc.Features(copy=False, hashes=frozenset({"md5"}), modtime=True)
 
     def __getattr__(self, name):
         raise AssertionError(f"the backup called rclone.{name}, which this stand-in does not know")
@@ -43,7 +44,11 @@ class RecordingRclone:
     def delete_partials(self, folder):
         self.calls.append(("delete_partials", folder))
 
-    def copy(self, source, destination, file_list, log, max_bytes=None, progress=None):
+    def features(self, path):
+        return self.remote_features
+
+    def copy(self, source, destination, file_list, log, max_bytes=None, progress=None, copy_dest=None,
+             no_check_dest=False):
         self.calls.append(("copy", destination))
         self.max_bytes = max_bytes
         if self.copy_outcome:
@@ -63,13 +68,9 @@ class RecordingRclone:
             raise self.upload_error
         self.sealed.add(self.today_folder)
 
-    def list_folders(self, path):
-        self.calls.append(("list_folders", path))
-        return list(self.folders)
-
-    def folders_holding(self, path, name):
-        self.calls.append(("folders_holding", path))
-        return set(self.sealed)
+    def folders(self, path, name):
+        self.calls.append(("folders", path))
+        return list(self.dated), set(self.sealed)
 
     def purge(self, path):
         self.calls.append(("purge", path))

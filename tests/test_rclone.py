@@ -47,18 +47,19 @@ def test_copy_failure_carries_rclones_error(tmp_path):
     assert outcome.returncode != 0 and outcome.messages
 
 
-def test_list_folders_probe_free_space_and_purge_on_a_local_folder(tmp_path):
+def test_folders_probe_free_space_and_purge_on_a_local_folder(tmp_path):
     for name in ("x_2026-01-01", "x_2026-01-02"):
-        make_files(tmp_path / "dst" / name, {"f": "f"})
-    make_files(tmp_path / "dst", {"loose-file": "f"})
+        make_files(tmp_path / "dst" / name, {"f": "f", "deeper/SHA256SUMS": "not at the top"})
+    make_files(tmp_path / "dst", {"loose-file": "f", "x_2026-01-02/SHA256SUMS": "sums", "SHA256SUMS": "stray"})
     rclone = tool()
-    assert sorted(rclone.list_folders(str(tmp_path / "dst"))) == ["x_2026-01-01", "x_2026-01-02"]
-    assert rclone.list_folders(str(tmp_path / "absent")) == []
+    names, sealed = rclone.folders(str(tmp_path / "dst"), "SHA256SUMS")
+    assert (sorted(names), sealed) == (["x_2026-01-01", "x_2026-01-02"], {"x_2026-01-02"})
+    assert rclone.folders(str(tmp_path / "absent"), "SHA256SUMS") == ([], set())
     assert rclone.probe(str(tmp_path / "dst")) is True
     assert rclone.probe(str(tmp_path / "absent")) is False
     assert rclone.free_bytes(str(tmp_path)) > 0
     rclone.purge(rc.join(str(tmp_path / "dst"), "x_2026-01-01"))
-    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["loose-file", "x_2026-01-02"]
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == ["SHA256SUMS", "loose-file", "x_2026-01-02"]
 
 
 def test_version_is_read_from_the_binary():

@@ -11,7 +11,7 @@ import contextlib
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks import integrity, progress, results, retention, sealing, selection, watchdog
+from tasks import copying, integrity, progress, results, retention, reuse, sealed_folder, sealing, selection, watchdog
 from tasks import rclone as rc
 from tasks.actions import checks, folders
 from tasks.job import Job, Stop
@@ -74,21 +74,85 @@ def copy_and_prune(job: Job) -> None:
         prune(job, TodaysCopy())
         return
     copy = TodaysCopy()
-    earlier_sums = sealing.unseal(job, todays_folder(job))
+    names, complete = _dated_folders(job)
+    todays_sums = sealing.unseal(job, todays_folder(job), present=_todays_name(job) in names)
     job.consequence = OLD_COPIES_KEPT
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the source while rclone uploads it: it costs no time
-        hashing = pool.submit(_hash, job)
-        copy_files(job, chosen)
-        hashed = hashing.result()
+    earlier = reuse.reference(job, names, complete)
+    batches, hashed = _copy_with_reference(job, chosen, earlier, todays_sums) if earlier else _copy_and_hash(job)
     copy.confirmed = True
     if chosen.problems:
         raise Stop("ERROR", f"{chosen.problems} entries in {job.backup.source_dir} could not be copied: "
                             + "; ".join(chosen.problem_examples), problems=chosen.problems)
     require_all_hashed(job, hashed)
-    copy.verified = sealing.verify(job, todays_folder(job))
-    copy.sealed = sealing.seal(job, todays_folder(job), earlier_sums)
+    copy.verified = _verify(job, batches)
+    copy.sealed = sealing.seal(job, todays_folder(job), todays_sums)
     job.consequence = SEALED
     prune(job, copy)
+
+
+def _todays_name(job: Job) -> str:
+    return retention.folder_name(job.backup.name, job.run.today)
+
+
+def _dated_folders(job: Job) -> tuple[list[str], set[str]]:
+    """The folders at the destination and which are sealed, in one listing."""
+    try:
+        return job.rclone.folders(job.backup.rclone_path, integrity.SUMS_NAME)
+    except rc.RcloneError as error:
+        raise Stop("ERROR", f"cannot list {rc.redact(job.backup.rclone_path)}: {error}") from None
+
+
+def _copy_and_hash(job: Job) -> tuple[list[reuse.Batch], dict]:
+    """Every file uploaded in one copy, hashed meanwhile: reading the source twice at once costs no time."""
+    batch = reuse.Batch(list_file=job.state_file("files"), bytes=job.result.bytes,
+                        no_check_dest=not _features(job).compares_content)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(_hash, job)
+        copying.copy_batches(job, todays_folder(job), [batch], job.result.files)
+        return [batch], hashing.result()
+
+
+def _copy_with_reference(job: Job, chosen, earlier: reuse.Reference, todays_sums: str
+                         ) -> tuple[list[reuse.Batch], dict]:
+    """Hash first: the sums decide which files are unchanged since `earlier` and copied on the server."""
+    hashed = _hash(job)
+    require_all_hashed(job, hashed)
+    source_sums = integrity.parse(job.state_file(integrity.SUMS_NAME).read_text(encoding="utf-8",
+                                                                                  errors="surrogateescape"))
+    batches = reuse.batches(reuse.listed_with_sizes(job.state_file("files")), source_sums, earlier,
+                            integrity.parse(todays_sums), _features(job).compares_content)
+    copying.copy_batches(job, todays_folder(job), batches, chosen.files)
+    return batches, hashed
+
+
+def _features(job: Job) -> rc.Features:
+    try:
+        return job.rclone.features(job.backup.rclone_path)
+    except rc.RcloneError as error:
+        raise Stop("ERROR", f"cannot ask {rc.redact(job.backup.rclone_path)} what it supports: {error}") from None
+
+
+def _verify(job: Job, batches: list[reuse.Batch]) -> bool:
+    """Compare today's folder with the source. Files copied on the server that do not match (the sealed folder
+    they came from rotted, or was changed) are uploaded once more and compared again: an earlier folder's damage
+    never spreads to today's."""
+    try:
+        return sealing.verify(job, todays_folder(job))
+    except sealing.Mismatch as mismatch:
+        from_server = {path: size for batch in batches if batch.copy_dest
+                       for path, size in zip(batch.paths, batch.sizes, strict=True)}
+        if not mismatch.paths or not set(mismatch.paths) <= from_server.keys():
+            raise
+        bad = reuse.Batch(no_check_dest=True)
+        for path in mismatch.paths:
+            bad.add(path, from_server[path])
+        damaged = job.result.metrics["server_side_copy"].removeprefix("from ")
+        job.result.alert("WARNING", f"{len(bad.paths)} files copied on the server from {damaged} did not match the "
+                                    f"source and were uploaded again: {sealed_folder.names(bad.paths)}. {damaged} "
+                                    f"is damaged: check it with `doit run verify:{job.backup.name} "
+                                    f"date={damaged[-10:]}`")
+        copying.upload_again(job, todays_folder(job), bad)
+        return sealing.verify(job, todays_folder(job))
 
 
 def select(job: Job) -> selection.Selection:
@@ -134,45 +198,6 @@ def _why_stopped(error: watchdog.Stalled, source: str, doing: str) -> str:
 
 def _date(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp).date().isoformat() if timestamp is not None else None
-
-
-def copy_files(job: Job, chosen) -> None:
-    """Copy exactly the frozen list; confirm rclone accounted for every listed file (copied or identical)."""
-    destination = job.result.destination
-    job.log.info("copying %d files (%s) from %s to %s", chosen.files, format_bytes(chosen.bytes),
-                 job.backup.source_dir, destination)
-    try:
-        with progress.of(job).showing("copying") as show:
-            outcome = job.rclone.copy(job.backup.source_dir, todays_folder(job), job.state_file("files"), job.log,
-                                      max_bytes=chosen.bytes,
-                                      progress=lambda stats: show(progress.transferring("copying", stats)))
-    except rc.RcloneError as error:
-        raise Stop("ERROR", f"copy to {destination} could not start: {error}") from None
-    job.result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes)
-    if outcome.returncode != 0 or outcome.errors:
-        detail = "; ".join(outcome.messages) or "no error text"
-        cause, needs_action = rc.known_cause(detail)
-        raise Stop("CRITICAL" if needs_action else "ERROR",
-                   f"copy to {destination} failed" + (f": {cause}" if cause else "")
-                   + f" (rclone exit {outcome.returncode}, {outcome.errors} errors): {detail}",
-                   rclone_exit=outcome.returncode, errors=outcome.errors)
-    if outcome.accounted != chosen.files:
-        raise Stop("ERROR", f"rclone accounted for {outcome.accounted} of the {chosen.files} selected files "
-                            f"(copied {outcome.copied}, unchanged {outcome.identical}){_not_there(job)}; files "
-                            "changed or vanished during the copy?")
-    job.log.info("copied %d, unchanged %d, %s sent", outcome.copied, outcome.identical, format_bytes(outcome.bytes))
-
-
-def _not_there(job: Job) -> str:
-    """`; not at the destination: a, b`: the listed files a comparison finds missing, to name what rclone passed
-    over; empty when the comparison cannot tell."""
-    try:
-        outcome = job.rclone.check(job.backup.source_dir, todays_folder(job), job.state_file("files"), False,
-                                   job.state_file("check"))
-    except rc.RcloneError:
-        return ""
-    more = ", …" if outcome.missing_count > len(outcome.missing[:20]) else ""
-    return f"; not at the destination: {', '.join(outcome.missing[:20])}{more}" if outcome.missing else ""
 
 
 def _hash(job: Job) -> dict:

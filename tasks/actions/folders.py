@@ -28,7 +28,7 @@ def choose_folder(job: Job) -> str:
     next try can succeed."""
     backup, rclone = job.backup, job.rclone
     where = rc.redact(backup.rclone_path)
-    sealed = rclone.folders_holding(backup.rclone_path, integrity.SUMS_NAME)
+    present, sealed = rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
     dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
     newest = sorted(dated, key=dated.get, reverse=True)
     existing = _dates_that_exist(backup.name, [dated[name] for name in newest], where)
@@ -38,9 +38,9 @@ def choose_folder(job: Job) -> str:
                                 f"date={job.run.today.isoformat()}{existing}")
         folder = f"{backup.name}_{job.run.day}"
         if folder not in sealed:
-            present = folder in rclone.list_folders(backup.rclone_path)
             raise Stop("ERROR", f"{folder} at {where} "
-                                + ("has no SHA256SUMS: its copy never completed" if present else "does not exist")
+                                + ("has no SHA256SUMS: its copy never completed" if folder in present
+                                   else "does not exist")
                                 + existing)
         return folder
     if not newest:
@@ -74,7 +74,7 @@ def verify(job: Job) -> None:
     folder_path = rc.join(job.backup.rclone_path, folder)
     _, sums, authentic = read_sums(job, folder, folder_path)
     at_destination(job, folder, folder_path, sums, "not checked")
-    download = "sha256" not in job.rclone.hash_types(folder_path)
+    download = "sha256" not in job.rclone.features(folder_path).hashes
     sum_file = job.state_file(f"verify.{integrity.SUMS_NAME}")
     sum_file.write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
     outcome = job.rclone.checksum(sum_file, folder_path, download, job.state_file("verify.report"))

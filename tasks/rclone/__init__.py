@@ -14,6 +14,7 @@ text that leaves this package (messages, displayed paths) has the option values 
     here       Rclone: the short calls (probes, listings, small files) on top of those
 """
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -21,11 +22,11 @@ from pathlib import Path
 from .errors import KNOWN_CAUSES, RcloneError, explain, known_cause, redact
 from .outcomes import CheckOutcome, CopyOutcome
 from .paths import is_local, join, remote_name, root_of
-from .transfers import MAX_TRANSFER_REACHED, Transfers
+from .transfers import MAX_TRANSFER_REACHED, STOPPED, Transfers
 
 __all__ = ["DIRECTORY_NOT_FOUND", "FILE_NOT_FOUND", "KNOWN_CAUSES", "MAX_TRANSFER_REACHED", "MINIMUM_VERSION",
-           "CheckOutcome", "CopyOutcome", "Rclone", "RcloneError", "explain", "is_local", "join", "known_cause",
-           "redact", "remote_name", "root_of"]
+           "CheckOutcome", "CopyOutcome", "Features", "Rclone", "RcloneError", "explain", "is_local", "join",
+           "STOPPED", "known_cause", "redact", "remote_name", "root_of"]
 
 #: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
 MINIMUM_VERSION = (1, 65, 1)
@@ -35,6 +36,29 @@ DIRECTORY_NOT_FOUND = 3
 FILE_NOT_FOUND = 4
 
 
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """What a remote can do, from `rclone backend features`."""
+
+    copy: bool               # copies a file on the server (what --copy-dest needs)
+    hashes: frozenset[str]   # hash types it reports without downloading
+    modtime: bool            # keeps modification times (else rclone compares sizes only)
+
+    @property
+    def compares_content(self) -> bool:
+        """rclone can tell an edited file of the same size from the original here (by hash or modtime)."""
+        return bool(self.hashes) or self.modtime
+
+
+#: rclone's precision for "modification times not supported" (fs.ModTimeNotSupported, 100 years in ns).
+NO_MODTIME = 3153600000000000000
+LOCAL_FEATURES = Features(copy=False, hashes=frozenset({"md5", "sha1", "sha256"}), modtime=True)
+
+#: Asked once per run (one doit process): the version of each binary, the features of each remote.
+_VERSIONS: dict[str, tuple[str, tuple[int, ...]]] = {}
+_FEATURES: dict[tuple, Features] = {}
+
+
 class Rclone(Transfers):
     """Runs one configured rclone (binary, config file, extra flags): probes within `timeout`, long operations
     while they make progress (`stall_timeout`); none past `deadline` (time.monotonic(), the run's time limit).
@@ -42,12 +66,14 @@ class Rclone(Transfers):
     `Rclone(settings, timeout, stall_timeout=600, deadline=None)`."""
 
     def version(self) -> tuple[str, tuple[int, ...]]:
-        """('v1.75.2', (1, 75, 2)) of the configured binary."""
-        result = self._run("version")
-        match = re.search(r"rclone (v(\d+)\.(\d+)\.(\d+)\S*)", result.stdout)
-        if result.returncode != 0 or not match:
-            raise self._fail(result, f"{self.settings.binary} does not run as rclone")
-        return match[1], tuple(int(part) for part in match.groups()[1:])
+        """('v1.75.2', (1, 75, 2)) of the configured binary; asked once per run (a process)."""
+        if self.settings.binary not in _VERSIONS:
+            result = self._run("version")
+            match = re.search(r"rclone (v(\d+)\.(\d+)\.(\d+)\S*)", result.stdout)
+            if result.returncode != 0 or not match:
+                raise self._fail(result, f"{self.settings.binary} does not run as rclone")
+            _VERSIONS[self.settings.binary] = match[1], tuple(int(part) for part in match.groups()[1:])
+        return _VERSIONS[self.settings.binary]
 
     def config_file(self) -> Path:
         """The config file this rclone uses (it may not exist)."""
@@ -91,17 +117,18 @@ class Rclone(Transfers):
             raise RcloneError(f"rclone about {redact(root_of(path))} answered something that is not JSON") from None
         return free if isinstance(free, int) else None
 
-    def list_folders(self, path: str) -> list[str]:
-        """Names of the folders directly under `path` (not recursive); empty if `path` does not exist."""
-        result = self._run("lsjson", "--dirs-only", path)
+    def folders(self, path: str, file_name: str) -> tuple[list[str], set[str]]:
+        """Names of the folders directly under `path`, and those of them that hold a file called `file_name`, in
+        one listing; nothing when `path` does not exist."""
+        result = self._run("lsf", "-R", "--max-depth", "2", "--include", "/*/", "--include", f"/*/{file_name}",
+                           path, timeout=max(self.timeout, 600))
         if result.returncode == DIRECTORY_NOT_FOUND:
-            return []
+            return [], set()
         if result.returncode != 0:
             raise self._fail(result, f"cannot list {redact(path)}")
-        try:
-            return [entry["Name"] for entry in json.loads(result.stdout)]
-        except (json.JSONDecodeError, TypeError, KeyError):
-            raise RcloneError(f"rclone lsjson {redact(path)} answered something unexpected") from None
+        lines = result.stdout.splitlines()
+        return ([line[:-1] for line in lines if line.endswith("/") and "/" not in line[:-1]],
+                {line.rsplit("/", 1)[0] for line in lines if line.endswith("/" + file_name)})
 
     def purge(self, path: str) -> None:
         """Delete `path` and everything below it."""
@@ -135,16 +162,6 @@ class Rclone(Transfers):
         if result.returncode not in (0, DIRECTORY_NOT_FOUND):
             raise self._fail(result, f"cannot clean up interrupted uploads in {redact(folder)}")
 
-    def folders_holding(self, path: str, file_name: str) -> set[str]:
-        """Names of the folders directly under `path` that contain a file called `file_name`."""
-        result = self._run("lsf", "--files-only", "--max-depth", "2", "--include", f"/*/{file_name}", path,
-                           timeout=max(self.timeout, 600))
-        if result.returncode == DIRECTORY_NOT_FOUND:
-            return set()
-        if result.returncode != 0:
-            raise self._fail(result, f"cannot list {redact(path)}")
-        return {line.rsplit("/", 1)[0] for line in result.stdout.splitlines() if line.endswith("/" + file_name)}
-
     def list_files(self, path: str) -> list[tuple[str, int]]:
         """Every file below `path` with its size (recursive)."""
         result = self._run("lsjson", "-R", "--files-only", path, bounded=False)
@@ -152,9 +169,28 @@ class Rclone(Transfers):
             raise self._fail(result, f"cannot list {redact(path)}")
         return [(entry["Path"], entry["Size"]) for entry in json.loads(result.stdout)]
 
-    def hash_types(self, path: str) -> set[str]:
-        """Hash types the backend of `path` can report without downloading."""
-        result = self._run("backend", "features", path)
-        if result.returncode != 0:
-            raise self._fail(result, f"cannot ask {redact(path)} for its features")
-        return set(json.loads(result.stdout).get("Hashes") or ())
+    def features(self, path: str) -> Features:
+        """What the backend of `path` can do, asked once per run and remote (a process; sftp connects to answer).
+        A local folder needs no asking: rclone's local backend has every hash and no server-side copy."""
+        if is_local(path):
+            return LOCAL_FEATURES
+        key = (self.settings, root_of(path))
+        if key not in _FEATURES:
+            result = self._run("backend", "features", root_of(path), *self.settings.flags)
+            if result.returncode != 0:
+                raise self._fail(result, f"cannot ask {redact(root_of(path))} for its features")
+            try:
+                found = json.loads(result.stdout)
+                _FEATURES[key] = Features(copy=bool(found["Features"].get("Copy")),
+                                          hashes=frozenset(found.get("Hashes") or ()),
+                                          modtime=int(found.get("Precision", NO_MODTIME)) < NO_MODTIME)
+            except (json.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
+                raise RcloneError(f"rclone backend features {redact(root_of(path))} answered something "
+                                  "unexpected") from None
+        return _FEATURES[key]
+
+    def copy_failed(self, path: str) -> None:
+        """The remote of `path` claimed server-side copy but did not do it: for the rest of the run, upload."""
+        key = (self.settings, root_of(path))
+        _FEATURES[key] = dataclasses.replace(self.features(path), copy=False)
+

@@ -14,9 +14,16 @@ class CopyOutcome:
     copied: int          # files uploaded, new or replacing a different file
     replaced: int        # of those, files that existed at the destination and differed
     checks: int          # files found at the destination and compared
-    bytes: int
+    bytes: int           # uploaded and copied on the server
     errors: int
     messages: tuple[str, ...]  # rclone's error messages, redacted, first ones only
+    server_side_copies: int = 0      # files copied on the server (--copy-dest), not uploaded
+    server_side_bytes: int = 0
+
+    @property
+    def uploaded_bytes(self) -> int:
+        """What crossed the network: rclone's `bytes` counts server-side copies too."""
+        return max(self.bytes - self.server_side_bytes, 0)
 
     @property
     def identical(self) -> int:

@@ -124,7 +124,10 @@ class Runner:
 
 
 def _progress(line: str):
-    """What counts as progress in rclone's log: the stats counters moving, or any other line."""
+    """What counts as progress in rclone's log: the stats counters moving, or any other line. Only stats lines
+    are parsed here: the per-file lines, one per file, are parsed once, by the caller."""
+    if '"stats"' not in line:
+        return line
     entry = json_line(line)
     stats = entry.get("stats")
     if isinstance(stats, dict):

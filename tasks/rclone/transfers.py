@@ -12,6 +12,9 @@ from .runner import Runner
 #: rclone's exit code when it stopped at --max-transfer.
 MAX_TRANSFER_REACHED = 8
 
+#: The exit code a copy reports when the watchdog stopped it (stalled, or the run's time limit).
+STOPPED = -1
+
 #: Added to rclone's own --max-transfer: with --cutoff-mode=hard rclone 1.75.2 refuses a file of exactly the cap
 #: and wanted up to ~0.5 KiB more for some sizes. The exact cap is SizeCap's; rclone's is the hard backstop.
 CAP_SLACK = 1024 * 1024
@@ -51,13 +54,17 @@ class Transfers(Runner):
         return outcome
 
     def copy(self, source: Path, destination: str, file_list: Path, log: logging.Logger,
-             max_bytes: int | None = None, progress=None) -> CopyOutcome:
+             max_bytes: int | None = None, progress=None, copy_dest: str | None = None,
+             no_check_dest: bool = False) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
 
         As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level;
         `progress(stats)` sees rclone's counters every PROGRESS_STATS_SECONDS at least.
         `max_bytes` (what was selected): more is refused with exit code 8 (MAX_TRANSFER_REACHED), and stopped
         as soon as it shows, so a listed file swapped for a bigger one since the walk is never sent whole.
+        `copy_dest`: a folder on the same remote whose files of the same size and modtime are copied on the server
+        instead of uploaded. `no_check_dest`: upload every listed file, whatever the destination holds (for a
+        remote that can compare neither hashes nor modtimes, where rclone would keep an edited file of equal size).
         """
         counts = {"copied": 0, "replaced": 0}
         stats, messages = {}, []
@@ -84,13 +91,15 @@ class Transfers(Runner):
         limits = []
         if cap:  # bytes, not rclone's default KiB; stats every second so the cap reacts within a second
             limits = ["--max-transfer", f"{max_bytes + CAP_SLACK}B", "--cutoff-mode=hard"]
+        limits += [f"--copy-dest={copy_dest}"] if copy_dest else []
+        limits += ["--no-check-dest"] if no_check_dest else []
         try:
             returncode = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
                                        *self.settings.flags, *limits, on_entry=on_entry,
                                        stats_seconds=1 if cap else PROGRESS_STATS_SECONDS if progress else None
                                        ).returncode
         except RcloneError as error:  # stopped by the watchdog
-            returncode = -1
+            returncode = STOPPED
             messages.append(str(error))
         except SourceGrew as error:
             returncode = MAX_TRANSFER_REACHED
@@ -101,7 +110,9 @@ class Transfers(Runner):
                 messages.insert(0, cap.message(stopped_by_rclone=cap.landed <= max_bytes))
         return CopyOutcome(returncode=returncode, copied=counts["copied"], replaced=counts["replaced"],
                            checks=int(stats.get("checks", 0)), bytes=int(stats.get("bytes", 0)),
-                           errors=int(stats.get("errors", 0)), messages=tuple(messages))
+                           errors=int(stats.get("errors", 0)), messages=tuple(messages),
+                           server_side_copies=int(stats.get("serverSideCopies", 0)),
+                           server_side_bytes=int(stats.get("serverSideCopyBytes", 0)))
 
 
 def _stats_to(progress):
