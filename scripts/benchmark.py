@@ -1,16 +1,30 @@
 """Benchmark: the tool against the plain tools it stands on (find, raw rclone), as ratios on this machine.
 
-    .venv/bin/python scripts/benchmark.py [--work DIR] [--repeat N] [--files N] [--big-files N] [--only a,b]
+    .venv/bin/python scripts/benchmark.py --repeat 5                      # every section: the full run
+    .venv/bin/python scripts/benchmark.py --repeat 5 --only full,day2     # some sections
+    .venv/bin/python scripts/benchmark.py --repeat 1 --out /tmp/perf.md --files 2000 --big-files 10000 \
+        --full-files 500 --day2-files 50                                  # smoke test, about 2 minutes
 
-Builds its own synthetic trees under --work (default /tmp/backup-benchmark; kept between runs, so a second run
-skips building), prints one table of medians and ratios, and writes it to docs/performance.md.
-Not a test: timings depend on the machine. Everything runs locally; the sftp server listens on 127.0.0.1 only.
+Sections (--only): selection (200,000 files against find, worst ratio of the repeats; against rclone size),
+memory (peak RSS of the selection over 1,000,000 files), list (doit list, 100 backups), full (25,000 files /
+200 MiB to a local folder, verify checksum and off, against rclone copy + check and rclone copy), day2 (an
+unchanged 200 MiB source to S3 on day 2 against uploading it, --bwlimit), fixed (what one more backup costs, and
+the rclone processes it starts), parallel (4 bandwidth-limited backups, doit -n 4 against serial).
+
+Builds its own trees under --work (kept between runs, so a second run skips building), prints one table of
+medians and ratios, and writes it below `<!-- results -->` of --out (docs/performance.md). Not a test: timings
+depend on the machine. Needs only what scripts/setup.sh installs; the S3 server listens on 127.0.0.1 only.
 """
 
 import argparse
+import collections
+import datetime
+import itertools
+import json
 import os
 import platform
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -23,32 +37,44 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from scripts.rclone_servers import RcloneServer  # noqa: E402
 from tasks import watchdog  # noqa: E402
-from tests.conftest import RcloneServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RCLONE, DOIT = str(BIN / "rclone"), str(BIN / "doit")
 DAY = 86400
 DAYS = 7
+KIB, MIB = 1024, 1024 ** 2
 ROWS = []
 
 
-def median_time(command_or_function, repeat: int, before=None) -> float:
-    """Median wall time of `repeat` runs (after one untimed warm-up run); `before` resets state between runs."""
-    times = []
+def run(command) -> None:
+    """Run an argv list (failing loudly) or call a function."""
+    if callable(command):
+        command()
+        return
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stdout}{finished.stderr}")
+
+
+def timed(commands: dict, repeat: int, before=None) -> dict[str, list[float]]:
+    """Wall times of each command, `repeat` rounds after one untimed warm-up round (page cache warm). The commands
+    take turns, so a slow spell of this machine's disk hits them alike; `before(name)` resets state before each."""
+    times = {name: [] for name in commands}
     for attempt in range(repeat + 1):
-        if before:
-            before()
-        started = time.perf_counter()
-        if callable(command_or_function):
-            command_or_function()
-        else:
-            finished = subprocess.run(command_or_function, capture_output=True, text=True)
-            if finished.returncode != 0:
-                raise RuntimeError(f"{' '.join(command_or_function)} failed:\n{finished.stdout}{finished.stderr}")
-        if attempt:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, command in commands.items():
+            if before:
+                before(name)
+            started = time.perf_counter()
+            run(command)
+            if attempt:
+                times[name].append(time.perf_counter() - started)
+    return times
+
+
+def medians(times: dict[str, list[float]], *names: str) -> list[float]:
+    return [statistics.median(times[name]) for name in names]
 
 
 def row(measure: str, ours: float, reference_name: str, reference: float, target: str, met: bool,
@@ -56,44 +82,40 @@ def row(measure: str, ours: float, reference_name: str, reference: float, target
     ratio = ours / reference if reference else float("nan")
     ROWS.append((measure, f"{ours:.2f} {unit}", f"{reference_name}: {reference:.2f} {unit}", f"{ratio:.2f}",
                  target, "yes" if met else "**no**"))
-    print(f"{measure:52} ours {ours:8.2f} {unit:3} | {reference_name} {reference:8.2f} | ratio {ratio:5.2f} | "
+    print(f"{measure:60} ours {ours:8.2f} {unit:3} | {reference_name} {reference:8.2f} | ratio {ratio:5.2f} | "
           f"target {target} {'met' if met else 'NOT MET'}", flush=True)
 
 
-def build_tree(root: Path, directories: int, files_per_directory: int, size: tuple[int, int], seed: int,
-               young_share: float = 0.12) -> None:
-    """Nested folders of files with spread modification times (a share of them younger than DAYS days)."""
-    if (root / ".complete").exists():
-        return
+def build_tree(root: Path, files: int, size: tuple[int, int], seed: int, young_share: float = 0.12,
+               per_folder: int = 100) -> Path:
+    """`files` files in nested folders of `per_folder`, sizes uniform in `size`, modification times spread over
+    400 days (`young_share` of them younger than DAYS days)."""
+    built = root.with_name(root.name + ".complete")  # beside the tree: a run with `days: 0` copies every file
+    if built.exists():
+        return root
     shutil.rmtree(root, ignore_errors=True)
     rng, now = random.Random(seed), time.time()
-    print(f"building {root} ({directories * files_per_directory:,} files)", flush=True)
-    for d in range(directories):
+    print(f"building {root} ({files:,} files)", flush=True)
+    for n in range(files):
+        d, f = divmod(n, per_folder)
         folder = root / f"d{d // 100:03}" / f"d{d:05}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"file{f:04}.dat"
+        path.write_bytes(rng.randbytes(rng.randint(*size)) if size[1] else b"")
+        age = rng.uniform(0, DAYS) if rng.random() < young_share else rng.uniform(DAYS + 1, 400)
+        os.utime(path, (now - age * DAY, now - age * DAY))
+    built.touch()
+    return root
+
+
+def fresh(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for f in range(files_per_directory):
-            path = folder / f"file{f:04}.dat"
-            path.write_bytes(rng.randbytes(rng.randint(*size)) if size[1] else b"")
-            age = rng.uniform(0, DAYS) if rng.random() < young_share else rng.uniform(DAYS + 1, 400)
-            stamp = now - age * DAY
-            os.utime(path, (stamp, stamp))
-    (root / ".complete").touch()
-
-
-def selection(work: Path, repeat: int, files: int) -> None:
-    tree = work / f"tree-{files}"
-    build_tree(tree, files // 100, 100, (0, 2000), seed=1)
-    newer = time.time() - DAYS * DAY
-    payload = {"source": str(tree), "newer_than": newer, "exclude": [], "list_file": str(work / "list")}
-    ours = median_time(lambda: watchdog.run_child("select", payload, 600), repeat)
-    find = median_time(["find", str(tree), "-type", "f", "-mtime", f"-{DAYS}", "-printf", "%s\n"], repeat)
-    size = median_time([RCLONE, "size", "--max-age", f"{DAYS}d", str(tree), "--config", "/dev/null"], repeat)
-    row(f"selection, {files:,} files (walk, age filter, sum, list)", ours, "find", find, "<= 1.3", ours <= 1.3 * find)
-    row(f"selection, {files:,} files, against rclone size --max-age", ours, "rclone size", size, "<= 0.5",
-        ours <= 0.5 * size)
 
 
 def write_config(path: Path, backups: list[dict], **settings) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"log_file": str(path.parent / "bench.log"), "min_free_gb": 0, **settings,
                 "backup_copy_list": backups}
     path.write_text(yaml.safe_dump(document))
@@ -104,69 +126,137 @@ def doit(config: Path, *args: str) -> list[str]:
     return [DOIT, "-f", str(PROJECT / "dodo.py"), *args, f"config={config}"]
 
 
-def whole_run(work: Path, repeat: int) -> None:
-    tree = work / "copy-tree"
-    build_tree(tree, 250, 100, (2_000, 20_000), seed=2, young_share=0.8)  # ~20k young files, ~200 MB
-    (work / "run").mkdir(exist_ok=True)
-    server = RcloneServer("sftp", work / "sftp-root", work / "sftp-rclone")
+def selection(work: Path, repeat: int, files: int) -> None:
+    """The target holds every time, so the worst round counts (both commands of a round ran back to back)."""
+    tree = build_tree(work / f"tree-{files}", files, (0, 2000), seed=1)
+    payload = {"source": str(tree), "newer_than": time.time() - DAYS * DAY, "exclude": [],
+               "list_file": str(work / "list")}
+    times = timed({"ours": lambda: watchdog.run_child("select", payload, 600),
+                   "find": ["find", str(tree), "-type", "f", "-mtime", f"-{DAYS}", "-printf", "%s\n"],
+                   "size": [RCLONE, "size", "--max-age", f"{DAYS}d", str(tree), "--config", "/dev/null"]}, repeat)
+    ours, find = times["ours"], times["find"]
+    worst = max(range(repeat), key=lambda n: ours[n] / find[n])
+    print(f"selection: ratios to find {', '.join(f'{o / f:.2f}' for o, f in zip(ours, find, strict=True))}")
+    row(f"selection, {files:,} files (walk, age filter, sum, list), worst of {repeat}", ours[worst], "find",
+        find[worst], "<= 1.3 every time", all(o <= 1.3 * f for o, f in zip(ours, find, strict=True)))
+    ours, size = medians(times, "ours", "size")
+    row(f"selection, {files:,} files, against rclone size --max-age", ours, "rclone size", size, "<= 0.5",
+        ours <= 0.5 * size)
+
+
+def full_run(work: Path, repeat: int, files: int) -> None:
+    """A whole one-backup run (checks, selection, copy, verify, seal, retention) against the rclone commands a
+    shell script would run for the same copy."""
+    tree = build_tree(work / f"full-tree-{files}", files, (1_000, 15_777), seed=2)  # 8 KiB on average
+    mib = sum(p.stat().st_size for p in tree.rglob("*.dat")) / MIB
+    folder, ours_dst, raw_dst = work / "full", work / "full" / "dst-ours", work / "full" / "dst-raw"
+    copy, check = (shlex.join([RCLONE, command, str(tree), str(raw_dst)]) for command in ("copy", "check"))
+    for verify, reference_name, reference in (("checksum", "rclone copy + check", f"{copy} && {check}"),
+                                              ("off", "rclone copy", copy)):
+        config = write_config(folder / "config.yaml", [
+            {"name": "full", "source_dir": str(tree), "rclone_path": str(ours_dst), "days": 0,
+             "max_size_mb": 100_000, "verify": verify}])
+        times = timed({"ours": doit(config), "raw": ["sh", "-c", reference]}, repeat,
+                      before=lambda _: fresh(ours_dst, raw_dst))
+        ours, raw = medians(times, "ours", "raw")
+        row(f"full run, {files / 1000:g}k files / {mib:.0f} MiB, verify: {verify}, local destination", ours,
+            reference_name, raw, "<= 1.05", ours <= 1.05 * raw)
+
+
+def day2(work: Path, repeat: int, files: int, bwlimit: str) -> None:
+    """Day 2 of an unchanged source on S3: each file is copied on the server from yesterday's sealed folder, so
+    nothing crosses the (bandwidth-limited) network; the reference uploads it all into a new folder."""
+    tree = build_tree(work / f"day2-tree-{files}", files, (100 * KIB, 100 * KIB), seed=4)
+    server = RcloneServer("s3", work / "day2" / "s3-root", work / "day2" / "s3-rclone")
+    bucket, flags, today = server.root / "bucket", ["--bwlimit", bwlimit], datetime.date.today()
+    todays, uploaded = bucket / "ours" / f"day2_{today}", []
+    shutil.rmtree(bucket, ignore_errors=True)  # dated folders of earlier benchmark runs
     server.start()
-    server.write_rclone_config()
+    rclone_config = str(server.write_rclone_config())
+    config = write_config(work / "day2" / "config.yaml", [
+        {"name": "day2", "source_dir": str(tree), "rclone_path": "offsite:bucket/ours", "max_size_mb": 100_000}],
+        rclone={"config": rclone_config, "flags": flags})
+
+    def restart(name: str | None = None) -> None:  # it caches listings, and its disk changed behind its back
+        if name:
+            shutil.rmtree(todays if name == "ours" else bucket / "raw", ignore_errors=True)
+        server.stop()
+        server.start()
+
+    def ours() -> None:
+        run(doit(config))
+        result = json.loads((config.parent / "results" / "backup-day2.json").read_text())
+        metrics = result.get("metrics", {})
+        uploaded.append(metrics.get("uploaded_bytes"))
+        print(f"day2: {result.get('status')}, " + (", ".join(f"{key} {metrics.get(key)}" for key in (
+            "server_side_copy", "uploaded_bytes", "server_side_bytes", "server_side_files"))
+            if "uploaded_bytes" in metrics else f"no metrics.uploaded_bytes in {json.dumps(result)[:2000]}"))
+
     try:
-        for kind, base, raw, flags in (
-            ("local folder", str(work / "dst-ours"), str(work / "dst-raw"), []),
-            ("sftp on 127.0.0.1", "offsite:ours", "offsite:raw", ["--config", str(server.rclone_config)]),
-        ):
-            Path(work / "dst-ours").mkdir(exist_ok=True)
-
-            def clean():
-                for name in ("dst-ours", "dst-raw"):
-                    shutil.rmtree(work / name, ignore_errors=True)
-                (work / "dst-ours").mkdir()
-                for name in ("ours", "raw"):  # through the server: rclone serve caches what it has seen
-                    subprocess.run([RCLONE, "purge", f"offsite:{name}", "--config", str(server.rclone_config)],
-                                   capture_output=True)
-
-            timings = {}
-            for verify in ("off", "checksum"):
-                config = write_config(work / "run" / "config.yaml", [
-                    {"name": "bench", "source_dir": str(tree), "rclone_path": base, "days": DAYS,
-                     "max_size_mb": 100_000, "verify": verify}],
-                    rclone={"config": str(server.rclone_config)})
-                timings[verify] = median_time(doit(config), repeat, before=clean)
-            copy = [RCLONE, "copy", "--max-age", f"{DAYS}d", str(tree), raw, *flags]
-            timings["raw"] = median_time(copy, repeat, before=clean)
-            row(f"whole run to a {kind} (verify off, SHA256SUMS on)", timings["off"], "rclone copy", timings["raw"],
-                "<= 1.10", timings["off"] <= 1.10 * timings["raw"])
-            row(f"verification cost to a {kind} (extra time / copy)", timings["checksum"] - timings["off"],
-                "rclone copy", timings["raw"], "reported", True)
-        sums = work / "sums"
-        listing = work / "list-copy"
-        watchdog.run_child("select", {"source": str(tree), "newer_than": time.time() - DAYS * DAY, "exclude": [],
-                                      "list_file": str(listing)}, 600)
-        hashing = median_time(lambda: watchdog.run_child(
-            "hash", {"source": str(tree), "list_file": str(listing), "sums_file": str(sums)}, 600), repeat)
-        row("SHA256SUMS hashing of the copied files (part of a run)", hashing, "rclone copy", timings["raw"],
-            "reported", True)
+        run(doit(config))  # day 1, untimed; its folder then becomes yesterday's
+        todays.rename(todays.with_name(f"day2_{today - datetime.timedelta(days=1)}"))
+        restart()
+        times = timed({"ours": ours, "raw": [RCLONE, "copy", str(tree), "offsite:bucket/raw", *flags, "--config",
+                                             rclone_config]}, repeat, before=restart)
     finally:
         server.stop()
+    mib, (ours_time, raw) = files * 100 * KIB / MIB, medians(times, "ours", "raw")
+    row(f"day-2 run, {files:,} unchanged files / {mib:.0f} MiB to S3 (--bwlimit {bwlimit})", ours_time,
+        "rclone copy", raw, "<= 0.15", ours_time <= 0.15 * raw)
+    worst = float("nan") if None in uploaded[1:] else max(uploaded[1:])  # of the timed runs
+    row("day-2 run: bytes uploaded (most of the timed runs)", worst / MIB, "selected", mib, "0 B", worst == 0,
+        unit="MiB")
+
+
+def fixed_cost(work: Path, repeat: int) -> None:
+    """What one more backup costs beyond its copy: (10 backups - 1 backup) / 9 on trees of 3 tiny files, in
+    units of one rclone process start (`rclone version`); then which rclone processes one backup starts."""
+    folder = work / "fixed"
+    wrapper, calls = folder / "rclone-wrapper", folder / "rclone-calls"
+    for n, f in itertools.product(range(10), range(3)):
+        (folder / f"src{n}").mkdir(parents=True, exist_ok=True)
+        (folder / f"src{n}" / f"f{f}.txt").write_text(f"tiny file {f} of backup {n}\n")
+    backups = [{"name": f"tiny{n}", "source_dir": str(folder / f"src{n}"), "rclone_path": str(folder / f"dst{n}")}
+               for n in range(10)]
+    configs = {"one": backups[:1], "ten": backups}
+
+    def reset(_=None) -> None:
+        fresh(*(folder / f"dst{n}" for n in range(10)))
+
+    times = timed({name: doit(write_config(folder / name / "config.yaml", chosen))
+                   for name, chosen in configs.items()} | {"rclone version": [RCLONE, "version"]}, repeat, reset)
+    t1, t10, process = medians(times, "one", "ten", "rclone version")
+    print(f"fixed: 1 backup {t1:.2f} s, 10 backups {t10:.2f} s")
+    row("per-backup fixed cost of a full run on a tiny tree (checks + selection + seal + prune)", (t10 - t1) / 9,
+        "rclone version", process, "<= 0.3 s", (t10 - t1) / 9 <= 0.3)
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{calls}"\nexec "{RCLONE}" "$@"\n')
+    wrapper.chmod(0o755)
+    counted = {}
+    for name, chosen in configs.items():
+        reset()
+        calls.unlink(missing_ok=True)
+        run(doit(write_config(folder / name / "config.yaml", chosen, rclone={"binary": str(wrapper)})))
+        counted[name] = calls.read_text().split()
+    per_backup = (len(counted["ten"]) - len(counted["one"])) / 9
+    print(f"rclone processes: {len(counted['one'])} for 1 backup, {len(counted['ten'])} for 10 "
+          f"({per_backup:g} per further backup)\n  one backup: {' '.join(counted['one'])}\n  10 backups: "
+          f"{dict(collections.Counter(counted['ten']))}", flush=True)
 
 
 def listing(work: Path, repeat: int) -> None:
     folder = work / "list-bench"
-    folder.mkdir(exist_ok=True)
     config = write_config(folder / "config.yaml", [
         {"name": f"backup{n:03}", "source_dir": f"/mnt/usb/b{n}", "rclone_path": f"offsite:b{n}", "days": 1}
         for n in range(100)])
     trivial = folder / "trivial_dodo.py"
     trivial.write_text("def task_hello():\n    return {'actions': ['true'], 'doc': 'hello'}\n")
-    ours = median_time(doit(config, "list"), repeat)
-    reference = median_time([DOIT, "-f", str(trivial), "list"], repeat)
+    times = timed({"ours": doit(config, "list"), "trivial": [DOIT, "-f", str(trivial), "list"]}, repeat)
+    ours, reference = medians(times, "ours", "trivial")
     row("doit list with 100 backups", ours, "trivial dodo.py", reference, "<= 1.5", ours <= 1.5 * reference)
 
 
 def memory(work: Path, files: int) -> None:
-    tree = work / f"tree-{files}"
-    build_tree(tree, files // 1000, 1000, (0, 0), seed=3)
+    tree = build_tree(work / f"tree-{files}", files, (0, 0), seed=3, per_folder=1000)
     probe = (f"import resource, sys, time; sys.path.insert(0, {str(PROJECT)!r}); from tasks import watchdog; "
              f"watchdog.run_child('select', {{'source': {str(tree)!r}, 'newer_than': None, 'exclude': [], "
              f"'list_file': {str(work / 'big-list')!r}}}, 600); "
@@ -188,15 +278,10 @@ def parallel(work: Path, repeat: int) -> None:
                 (source / f"f{f}.bin").write_bytes(make.randbytes(100_000))
         backups.append({"name": f"p{n}", "source_dir": str(source), "rclone_path": str(folder / f"dst{n}"),
                         "rclone": {"flags": ["--bwlimit", "1M"]}, "verify": "off"})
-
-    def clean():
-        for n in range(4):
-            shutil.rmtree(folder / f"dst{n}", ignore_errors=True)
-            (folder / f"dst{n}").mkdir()
-
     config = write_config(folder / "config.yaml", backups)
-    serial = median_time(doit(config), repeat, before=clean)
-    threads = median_time(doit(config, "-n", "4"), repeat, before=clean)
+    times = timed({"serial": doit(config), "threads": doit(config, "-n", "4")}, repeat,
+                  before=lambda _: fresh(*(folder / f"dst{n}" for n in range(4))))
+    serial, threads = medians(times, "serial", "threads")
     row("4 bandwidth-limited backups, doit -n 4 vs serial", threads, "serial", serial, "<= 0.4",
         threads <= 0.4 * serial)
 
@@ -215,26 +300,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/backup-benchmark"))
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--files", type=int, default=200_000)
-    parser.add_argument("--big-files", type=int, default=1_000_000)
-    parser.add_argument("--only", default="selection,run,list,memory,parallel")
+    parser.add_argument("--files", type=int, default=200_000, help="files of the selection tree")
+    parser.add_argument("--big-files", type=int, default=1_000_000, help="files of the memory tree")
+    parser.add_argument("--full-files", type=int, default=25_000, help="files of the full run (8 KiB on average)")
+    parser.add_argument("--day2-files", type=int, default=2_000, help="files of the day-2 run (100 KiB each)")
+    parser.add_argument("--bwlimit", default="5M", help="rclone --bwlimit of the day-2 run")
+    parser.add_argument("--only", default="selection,memory,list,full,day2,fixed,parallel")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "performance.md")
     options = parser.parse_args()
     options.work.mkdir(parents=True, exist_ok=True)
     chosen = options.only.split(",")
     started = time.time()
+    work, repeat = options.work, options.repeat
+    fewer = min(repeat, max(3, repeat // 2))  # the slow sections
     sections = {
-        "selection": lambda: selection(options.work, options.repeat, options.files),
-        "run": lambda: whole_run(options.work, max(3, options.repeat // 2)),
-        "list": lambda: listing(options.work, options.repeat),
-        "memory": lambda: memory(options.work, options.big_files),
-        "parallel": lambda: parallel(options.work, max(3, options.repeat // 2)),
+        "selection": lambda: selection(work, repeat, options.files),
+        "memory": lambda: memory(work, options.big_files),
+        "list": lambda: listing(work, repeat),
+        "full": lambda: full_run(work, repeat, options.full_files),
+        "day2": lambda: day2(work, fewer, options.day2_files, options.bwlimit),
+        "fixed": lambda: fixed_cost(work, repeat),
+        "parallel": lambda: parallel(work, fewer),
     }
+    unknown = set(chosen) - set(sections)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(sections)}")
     for name, section in sections.items():
         if name in chosen:
             try:
                 section()
-            except RuntimeError as error:  # a failed run is a finding too: report it, go on
+            except Exception as error:  # a failed run is a finding too: report it, go on to the next section
                 first = str(error).splitlines()
                 print(f"{name}: {error}", flush=True)
                 ROWS.append((name, "failed", " ".join(first[1:3])[:300], "", "", "**no**"))
@@ -248,8 +343,8 @@ def main() -> None:
         table[2:2] = earlier
     command = "scripts/benchmark.py " + " ".join(sys.argv[1:])
     report = (f"Machine: {machine()}.\n\nCommand: `.venv/bin/python {command.strip()}` "
-              f"({time.time() - started:.0f} s, medians of {options.repeat} runs after a warm-up; "
-              f"{time.strftime('%Y-%m-%d')}).\n\n" + "\n".join(table) + "\n")
+              f"({time.time() - started:.0f} s, medians of {repeat} runs after a warm-up, {fewer} for day2 and "
+              f"parallel; {time.strftime('%Y-%m-%d')}).\n\n" + "\n".join(table) + "\n")
     print("\n" + report)
     options.out.write_text(options.out.read_text().split("<!-- results -->")[0] + "<!-- results -->\n\n" + report
                            if options.out.exists() and "<!-- results -->" in options.out.read_text()

@@ -74,7 +74,7 @@ def _row_outcome(line: Line, summary: Summary) -> str:
     """What the backup copied (or would have); a skip names the failed check; any other reason is an alert below,
     so the row points there instead of repeating it."""
     words = render.copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run,
-                              line.succeeded) if line.files else ""
+                              line.succeeded) + render.transfer_words(line) if line.files else ""
     if line.status == "skipped":
         note = render.own_reason(line, summary)
     elif line.status == "ok":

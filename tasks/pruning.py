@@ -34,7 +34,7 @@ def prune(job: Job, copy: TodaysCopy) -> None:
     backup, dry_run = job.backup, job.run.dry_run
     todays = retention.folder_name(backup.name, job.run.today)
     try:
-        names, complete = job.rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
+        names, complete, _ = job.rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
     except rc.RcloneError as error:
         raise Stop("WARNING", f"old copies not pruned: {error}") from None
     if dry_run:

@@ -103,6 +103,13 @@ REMEDIES = (
            r"does not match its authentication",
            "restore, verify and drill: ERROR `does not match its authentication`, nothing restored; a planted file "
            "not in SHA256SUMS is named and never restored", "find out who changed it"),
+    Remedy("a file of the newest sealed folder rotted or was changed at the destination", r"did not match the "
+           r"source and were uploaded again",
+           "WARNING naming the files and the folder; they are uploaded again, today's folder is sealed as usual",
+           "check that folder: `doit run verify:NAME date=…`"),
+    Remedy("a remote that claims server-side copy but uploads instead, or fails it", r"offers server-side copy but",
+           "WARNING once per run; every file is uploaded there for the rest of the run", "nothing, or "
+           "`server_side_copy: off` for that backup"),
     Remedy("log folder not writable, or its disk full", r"cannot (open|write) the log file",
            "`ERROR: cannot open/write the log file …` on stderr; the summary still printed; exit 1",
            "fix the log folder"),

@@ -137,13 +137,21 @@ def copy_words(files: int, size: int, copied: int | None, identical: int | None,
     return (total if done else f"{total} selected") + counts
 
 
+def transfer_words(line: Line) -> str:
+    """`: 0 B uploaded, 200.0 MiB copied on the server` when files were copied on the server, else nothing."""
+    if not line.server_side_bytes:
+        return ""
+    return (f": {format_bytes(line.uploaded_bytes or 0)} uploaded, {format_bytes(line.server_side_bytes)} copied "
+            "on the server")
+
+
 def outcome(line: Line, summary: Summary) -> str:
     """A backup's line: what it copied (or would have), then why it failed, or where the copy went."""
     words = copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run, line.succeeded) \
         if line.files else ""
     if not line.succeeded or not line.files:
         return "; ".join(part for part in (words, own_reason(line, summary)) if part)
-    detail = f"{words}, newest {line.newest_file} -> {line.destination}"
+    detail = f"{words}{transfer_words(line)}, newest {line.newest_file} -> {line.destination}"
     if line.pruned:
         detail += ("; would prune " if summary.dry_run else "; pruned ") + ", ".join(line.pruned)
     if line.drill:

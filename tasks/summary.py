@@ -27,6 +27,8 @@ class Line:
     copied: int | None = None      # None: the copy never ran (skipped, refused, dry run)
     identical: int | None = None   # already there unchanged (a rerun the same day)
     drill: dict | None = None      # the restore drill this run did: folder, files, bytes
+    uploaded_bytes: int | None = None     # what crossed the network (None: not measured)
+    server_side_bytes: int | None = None  # copied on the server from the newest sealed folder
 
     @property
     def succeeded(self) -> bool:
@@ -76,7 +78,8 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
                           files=result.files, bytes=result.bytes, newest_file=result.newest_file,
                           pruned=tuple(result.pruned), duration_s=result.duration_s,
                           copied=result.metrics.get("copied"), identical=result.metrics.get("identical"),
-                          drill=result.metrics.get("drill")))
+                          drill=result.metrics.get("drill"), uploaded_bytes=result.metrics.get("uploaded_bytes"),
+                          server_side_bytes=result.metrics.get("server_side_bytes")))
         facts = _facts(result)
         alerts.extend(dataclasses.replace(alert, metrics={**facts, **_age(facts, alert.time), **alert.metrics})
                       for alert in result.alerts)

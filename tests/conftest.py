@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from scripts.rclone_servers import RcloneServer, free_port, obscure, serve, wait_for_port  # noqa: F401
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -140,73 +141,6 @@ def site(tmp_path) -> Site:
     return Site(tmp_path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"rclone serve exited early (exit {process.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def obscure(password: str) -> str:
-    return subprocess.run([RCLONE, "obscure", password], capture_output=True, text=True, check=True).stdout.strip()
-
-
-class RcloneServer:
-    """`rclone serve sftp|webdav` on 127.0.0.1 over a temporary folder, with a named remote `offsite` in its
-    own rclone.conf. sftp offers md5/sha1 and free space; webdav (rclone's) offers neither."""
-
-    user, password = "backup", "s3cret-serve-pass"
-
-    def __init__(self, kind: str, root: Path, config_dir: Path):
-        self.kind = kind
-        self.root = root
-        self.port = free_port()
-        self.rclone_config = config_dir / "rclone.conf"
-        self.process = None
-
-    def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [RCLONE, "serve", self.kind, str(self.root), "--addr", f"127.0.0.1:{self.port}",
-             "--user", self.user, "--pass", self.password, "--config", "/dev/null"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # an unread pipe fills up and blocks it
-        wait_for_port(self.port, self.process)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def write_rclone_config(self, password: str | None = None) -> Path:
-        # everything rclone would otherwise detect and save into its config on first contact
-        where = (f"host = 127.0.0.1\nport = {self.port}\nshell_type = unix\nmd5sum_command = md5sum\n"
-                 "sha1sum_command = sha1sum\n" if self.kind == "sftp"
-                 else f"url = http://127.0.0.1:{self.port}/\nvendor = rclone\n")
-        self.rclone_config.parent.mkdir(parents=True, exist_ok=True)
-        self.rclone_config.write_text(f"[offsite]\ntype = {self.kind}\n{where}user = {self.user}\n"
-                                      f"pass = {obscure(password or self.password)}\n")
-        return self.rclone_config
-
-
-def serve(kind: str, tmp_path: Path):
-    server = RcloneServer(kind, tmp_path / f"{kind}-root", tmp_path / f"{kind}-rclone")
-    server.start()
-    server.write_rclone_config()
-    return server
-
-
 @pytest.fixture
 def sftp(tmp_path):
     server = serve("sftp", tmp_path)
@@ -217,6 +151,13 @@ def sftp(tmp_path):
 @pytest.fixture
 def webdav(tmp_path):
     server = serve("webdav", tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(tmp_path):
+    server = serve("s3", tmp_path)
     yield server
     server.stop()
 

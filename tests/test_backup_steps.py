@@ -70,7 +70,7 @@ class RecordingRclone:
 
     def folders(self, path, name):
         self.calls.append(("folders", path))
-        return list(self.dated), set(self.sealed)
+        return rc.Listing(list(self.dated), set(self.sealed), set())
 
     def purge(self, path):
         self.calls.append(("purge", path))

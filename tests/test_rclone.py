@@ -52,9 +52,10 @@ def test_folders_probe_free_space_and_purge_on_a_local_folder(tmp_path):
         make_files(tmp_path / "dst" / name, {"f": "f", "deeper/SHA256SUMS": "not at the top"})
     make_files(tmp_path / "dst", {"loose-file": "f", "x_2026-01-02/SHA256SUMS": "sums", "SHA256SUMS": "stray"})
     rclone = tool()
-    names, sealed = rclone.folders(str(tmp_path / "dst"), "SHA256SUMS")
+    names, sealed, files = rclone.folders(str(tmp_path / "dst"), "SHA256SUMS")
     assert (sorted(names), sealed) == (["x_2026-01-01", "x_2026-01-02"], {"x_2026-01-02"})
-    assert rclone.folders(str(tmp_path / "absent"), "SHA256SUMS") == ([], set())
+    assert files == {"loose-file", "SHA256SUMS"}
+    assert rclone.folders(str(tmp_path / "absent"), "SHA256SUMS") == ([], set(), set())
     assert rclone.probe(str(tmp_path / "dst")) is True
     assert rclone.probe(str(tmp_path / "absent")) is False
     assert rclone.free_bytes(str(tmp_path)) > 0

@@ -233,7 +233,7 @@ def test_a_probe_never_waits_past_the_deadline(private_sftp):
             tool(timeout=60, deadline=started + 2).probe(private_sftp.remote)
         assert time.monotonic() - started < 6
         with pytest.raises(rc.RcloneError, match="not started"):
-            tool(deadline=time.monotonic() - 1).version()
+            tool(deadline=time.monotonic() - 1).config_file()
     finally:
         os.kill(private_sftp.process.pid, signal.SIGCONT)
 

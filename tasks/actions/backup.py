@@ -96,10 +96,14 @@ def _todays_name(job: Job) -> str:
 
 def _dated_folders(job: Job) -> tuple[list[str], set[str]]:
     """The folders at the destination and which are sealed, in one listing."""
+    where = rc.redact(job.backup.rclone_path)
     try:
-        return job.rclone.folders(job.backup.rclone_path, integrity.SUMS_NAME)
+        names, sealed, files = job.rclone.folders(job.backup.rclone_path, integrity.SUMS_NAME)
     except rc.RcloneError as error:
-        raise Stop("ERROR", f"cannot list {rc.redact(job.backup.rclone_path)}: {error}") from None
+        raise Stop("ERROR", f"cannot list {where}: {error}") from None
+    if _todays_name(job) in files:
+        raise Stop("ERROR", f"{_todays_name(job)} at {where} is a file, where today's folder goes: move it away")
+    return names, sealed
 
 
 def _copy_and_hash(job: Job) -> tuple[list[reuse.Batch], dict]:

@@ -28,7 +28,7 @@ def choose_folder(job: Job) -> str:
     next try can succeed."""
     backup, rclone = job.backup, job.rclone
     where = rc.redact(backup.rclone_path)
-    present, sealed = rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
+    present, sealed, _ = rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
     dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
     newest = sorted(dated, key=dated.get, reverse=True)
     existing = _dates_that_exist(backup.name, [dated[name] for name in newest], where)

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import KNOWN_CAUSES, RcloneError, explain, known_cause, redact
 from .outcomes import CheckOutcome, CopyOutcome
@@ -25,7 +26,7 @@ from .paths import is_local, join, remote_name, root_of
 from .transfers import MAX_TRANSFER_REACHED, STOPPED, Transfers
 
 __all__ = ["DIRECTORY_NOT_FOUND", "FILE_NOT_FOUND", "KNOWN_CAUSES", "MAX_TRANSFER_REACHED", "MINIMUM_VERSION",
-           "CheckOutcome", "CopyOutcome", "Features", "Rclone", "RcloneError", "explain", "is_local", "join",
+           "CheckOutcome", "CopyOutcome", "Features", "Listing", "Rclone", "RcloneError", "explain", "is_local", "join",
            "STOPPED", "known_cause", "redact", "remote_name", "root_of"]
 
 #: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
@@ -34,6 +35,14 @@ MINIMUM_VERSION = (1, 65, 1)
 #: Exit codes rclone gives for "directory not found" and "file not found".
 DIRECTORY_NOT_FOUND = 3
 FILE_NOT_FOUND = 4
+
+
+class Listing(NamedTuple):
+    """The top of a destination: its folders, the folders holding a given file, its files."""
+
+    folders: list[str]
+    holding: set[str]
+    files: set[str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,18 +126,19 @@ class Rclone(Transfers):
             raise RcloneError(f"rclone about {redact(root_of(path))} answered something that is not JSON") from None
         return free if isinstance(free, int) else None
 
-    def folders(self, path: str, file_name: str) -> tuple[list[str], set[str]]:
-        """Names of the folders directly under `path`, and those of them that hold a file called `file_name`, in
-        one listing; nothing when `path` does not exist."""
-        result = self._run("lsf", "-R", "--max-depth", "2", "--include", "/*/", "--include", f"/*/{file_name}",
-                           path, timeout=max(self.timeout, 600))
+    def folders(self, path: str, file_name: str) -> Listing:
+        """What is directly under `path`: its folders, those of them that hold a file called `file_name`, and its
+        files, in one listing; nothing when `path` does not exist."""
+        result = self._run("lsf", "-R", "--max-depth", "2", "--include", "/*", "--include", "/*/",
+                           "--include", f"/*/{file_name}", path, timeout=max(self.timeout, 600))
         if result.returncode == DIRECTORY_NOT_FOUND:
-            return [], set()
+            return Listing([], set(), set())
         if result.returncode != 0:
             raise self._fail(result, f"cannot list {redact(path)}")
         lines = result.stdout.splitlines()
-        return ([line[:-1] for line in lines if line.endswith("/") and "/" not in line[:-1]],
-                {line.rsplit("/", 1)[0] for line in lines if line.endswith("/" + file_name)})
+        return Listing([line[:-1] for line in lines if line.endswith("/") and "/" not in line[:-1]],
+                       {line.rsplit("/", 1)[0] for line in lines if line.endswith("/" + file_name)},
+                       {line for line in lines if "/" not in line})
 
     def purge(self, path: str) -> None:
         """Delete `path` and everything below it."""
