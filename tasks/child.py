@@ -79,8 +79,10 @@ def hash_files(payload: dict) -> dict:
         counted()
         heartbeat()
 
+    second = payload.get("second")
     hashed, problems = integrity.hash_listed(Path(payload["source"]), Path(payload["list_file"]),
-                                             Path(payload["sums_file"]), progress=progress)
+                                             Path(payload["sums_file"]), progress=progress,
+                                             second=(second[0], Path(second[1])) if second else None)
     return {"hashed": hashed, "problems": problems}
 
 

@@ -122,9 +122,9 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         document, found = config_yaml.read(path)
     except ConfigError as error:
         return _nothing_usable(path, str(error))
-    found += validation.problems(document)
-    found += config_files.untrusted(document)
-    settings = validation.sound_parts(document, [position for position, _ in found])
+    rule_problems, normalized = validation.problems(document)
+    found += rule_problems + config_files.untrusted(document)
+    settings = validation.sound_parts(document, [position for position, _ in found]) if found else normalized
     if settings is None:
         return _nothing_usable(path, *validation.described(found, document))
     notifications, notification_problems = _notifications(settings, found)

@@ -48,7 +48,9 @@ def _copy_batch(job: Job, folder: str, batch: reuse.Batch, number: int) -> rc.Co
     outcome = _run(job, folder, batch, number)
     if not batch.copy_dest:
         return _require_success(job, outcome)
-    if outcome.returncode not in (0, rc.MAX_TRANSFER_REACHED, rc.STOPPED) or outcome.errors:
+    if outcome.returncode in (rc.MAX_TRANSFER_REACHED, rc.STOPPED):  # not the server's doing: no second try
+        return _require_success(job, outcome)
+    if outcome.returncode != 0 or outcome.errors:
         detail = "; ".join(outcome.messages) or f"rclone exit {outcome.returncode}"
         _give_up_server_side(job, f"its server-side copy failed ({detail})")
         return _require_success(job, _run(job, folder, dataclasses.replace(batch, copy_dest=None), number))

@@ -4,6 +4,7 @@ The format is the one `sha256sum -c` reads: `<64 hex digits>  <path relative to 
 A folder gets its SHA256SUMS last, after its copy was verified: a folder without one is incomplete.
 """
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -38,9 +39,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda: None) -> tuple[int, list[str]]:
+#: Hashes a remote may offer that can be computed here in the same read as the sha256, for the verification.
+SECOND_HASHES = ("md5", "sha1")
+
+
+def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda: None,
+                second: tuple[str, Path] | None = None) -> tuple[int, list[str]]:
     """Write the sha256 of each file named in `file_list` to `sums_file` (SHA256SUMS format, streamed: memory
     stays flat); return how many were hashed, and the files that are not as the walk saw them (named).
+    `second`: (md5 or sha1, its sums file), computed in the same read, for a remote that offers only that hash:
+    the copy is then checked against the very content that was sealed.
 
     Others can write the source: a listed file may since be a link to /dev/zero, a FIFO, or a bigger file. So each
     is opened from the source's descriptor without following links, must be the very file the walk recorded, and
@@ -51,22 +59,28 @@ def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda:
         folders = _SourceFolders(source)
     except OSError as error:
         return 0, [f"{selection.escaped(str(source))}: the source folder cannot be opened ({error.strerror})"]
-    with folders, open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums:
+    kinds = ("sha256", second[0]) if second else ("sha256",)
+    with folders, open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums, \
+            (open(second[1], "w", encoding="utf-8", errors="surrogateescape") if second
+             else contextlib.nullcontext()) as second_sums:
         for path, walked in selection.listed(file_list):
             relative = os.fsdecode(path)
             try:
-                digest = _hash_as_walked(folders, path, walked, progress)
+                digests = _hash_as_walked(folders, path, walked, kinds, progress)
             except NotAsListed as why:
                 problems.append(f"{selection.escaped(relative)}: {why}")
                 continue
-            sums.write(f"{digest}  {relative}\n")
+            sums.write(f"{digests[0]}  {relative}\n")
+            if second_sums:
+                second_sums.write(f"{digests[1]}  {relative}\n")
             hashed += 1
     return hashed, problems
 
 
-def _hash_as_walked(folders: "_SourceFolders", path: bytes, walked: selection.Walked | None, progress) -> str:
-    """The sha256 of the very file the walk saw at `path`, read through one descriptor (the path may change
-    meanwhile; the descriptor does not); NotAsListed when that file is not there as it was."""
+def _hash_as_walked(folders: "_SourceFolders", path: bytes, walked: selection.Walked | None, kinds: tuple[str, ...],
+                    progress) -> list[str]:
+    """The digests (of `kinds`) of the very file the walk saw at `path`, read through one descriptor (the path may
+    change meanwhile; the descriptor does not); NotAsListed when that file is not there as it was."""
     if walked is None:
         raise NotAsListed("was not recorded when the source was walked, so it cannot be told from a swapped file")
     parent, _, name = path.rpartition(b"/")
@@ -82,7 +96,7 @@ def _hash_as_walked(folders: "_SourceFolders", path: bytes, walked: selection.Wa
             raise NotAsListed("changed since it was listed (another file is in its place)")
         if found.st_size != walked.size:
             raise NotAsListed(f"changed since it was listed ({walked.size} bytes then, {found.st_size} now)")
-        digest = _sha256_of_descriptor(descriptor, walked.size, progress)
+        digests = _digests_of_descriptor(descriptor, walked.size, kinds, progress)
         after = os.fstat(descriptor)
     except OSError as error:
         raise NotAsListed(f"cannot be hashed ({error.strerror})") from None
@@ -90,20 +104,21 @@ def _hash_as_walked(folders: "_SourceFolders", path: bytes, walked: selection.Wa
         os.close(descriptor)
     if (found.st_size, found.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise NotAsListed("changed while being hashed")
-    return digest
+    return digests
 
 
-def _sha256_of_descriptor(descriptor: int, size: int, progress) -> str:
+def _digests_of_descriptor(descriptor: int, size: int, kinds: tuple[str, ...], progress) -> list[str]:
     """Read exactly `size` bytes in 1 MiB chunks: a file that grows is never read past what was selected."""
-    digest, remaining = hashlib.sha256(), size
+    digests, remaining = [hashlib.new(kind) for kind in kinds], size
     while remaining:
         chunk = os.read(descriptor, min(CHUNK, remaining))
         if not chunk:
             raise NotAsListed("changed while being hashed")
-        digest.update(chunk)
+        for digest in digests:
+            digest.update(chunk)
         remaining -= len(chunk)
         progress()
-    return digest.hexdigest()
+    return [digest.hexdigest() for digest in digests]
 
 
 class _SourceFolders:

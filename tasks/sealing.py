@@ -5,6 +5,8 @@ written again only after the copy was verified. Beside it, SHA256SUMS.hmac authe
 (tasks.host_key): written before SHA256SUMS, removed after it, so a complete folder is an authenticated one.
 """
 
+from pathlib import Path
+
 from tasks import host_key, integrity, sealed_folder
 from tasks import rclone as rc
 from tasks.job import Job, Stop
@@ -45,19 +47,34 @@ def unseal(job: Job, folder: str, present: bool = True) -> str:
     return earlier_sums
 
 
+def check_hash(job: Job) -> str | None:
+    """The hash today's folder is checked with against this run's own sums, computed in the same read as the
+    sha256 it is sealed with: sha256 where the remote hashes it (or `verify: download` reads the copy back), else
+    md5 or sha1; None: it is compared with the source (a remote with another hash, or none, or `verify: off`)."""
+    if job.backup.verify != "checksum":
+        return "sha256" if job.backup.verify == "download" else None
+    hashes = job.rclone.features(job.backup.rclone_path).hashes
+    return next((kind for kind in ("sha256", *integrity.SECOND_HASHES) if kind in hashes), None)
+
+
+def sums_file(job: Job, kind: str) -> Path:
+    """This run's sums of `kind`: SHA256SUMS, or MD5SUMS / SHA1SUMS for the check only."""
+    return job.state_file(integrity.SUMS_NAME if kind == "sha256" else f"{kind.upper()}SUMS")
+
+
 def verify(job: Job, folder: str) -> bool:
-    """Compare the copy, file by file (unless `verify: off`), with the sha256 this run computed from the source
-    where the remote hashes sha256 (or `verify: download` reads the copy back), else with the source by the hash
-    they share, else by size. True when it is as `verify` asks; Mismatch names what differs."""
+    """Compare the copy, file by file (unless `verify: off`), with this run's own sums (`check_hash`), else with
+    the source by the hash they share, else by size. True when it is as `verify` asks; Mismatch names what
+    differs."""
     backup, result = job.backup, job.result
     if backup.verify == "off":
         result.metrics["verified"] = "off"
         return True
     download = backup.verify == "download"
     try:
-        by_sha256 = download or "sha256" in job.rclone.features(folder).hashes
-        outcome = (job.rclone.checksum(job.state_file(integrity.SUMS_NAME), folder, download, job.state_file("check"))
-                   if by_sha256 else
+        kind = check_hash(job)
+        outcome = (job.rclone.checksum(sums_file(job, kind), folder, download, job.state_file("check"), kind)
+                   if kind else
                    job.rclone.check(backup.source_dir, folder, job.state_file("files"), False, job.state_file("check")))
     except rc.RcloneError as error:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} could not run: {error}") from None
@@ -69,8 +86,7 @@ def verify(job: Job, folder: str) -> bool:
     if outcome.matched != result.files:  # a comparison that saw fewer files proves nothing about the others
         raise Stop("ERROR", f"verification of {rc.redact(folder)} compared {outcome.matched} of the "
                             f"{result.files} listed files")
-    result.metrics["verified"] = "download" if download else (
-        "sha256" if by_sha256 else "hash" if outcome.hash_checked else "size")
+    result.metrics["verified"] = "download" if download else kind or ("hash" if outcome.hash_checked else "size")
     if not outcome.hash_checked:
         copied_on_server = (" Files copied on the server were proven unchanged by sha256 against "
                             f"{integrity.SUMS_NAME} of the folder they came from." if

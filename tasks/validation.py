@@ -91,13 +91,14 @@ class Validator(cerberus.Validator):
                 self._error(field, f"{name} is not allowed here: it {schema.REFUSED_FLAGS[name]}")
 
 
-def problems(document: dict) -> list[tuple[Position, str]]:
+def problems(document: dict) -> tuple[list[tuple[Position, str]], dict]:
     """Every rule violation, duplicate backup name and channel setting that would expose a credential, as
-    (position, message)."""
+    (position, message); and the document normalized (defaults filled in), which is all of it when nothing is
+    wrong (validating it once more for `sound_parts` would double what `doit list` costs)."""
     validator = Validator(schema.SCHEMA)
     validator.validate(document)
     return (_flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
-            + _exposed_credentials(document.get("notifications")))
+            + _exposed_credentials(document.get("notifications"))), validator.document
 
 
 def sound_parts(document: dict, positions: list[Position]) -> dict | None:

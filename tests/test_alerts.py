@@ -112,6 +112,18 @@ def test_dry_run_says_would_copy_and_a_rerun_says_how_many_were_unchanged():
     assert "0 copied, 3 unchanged (22 B)" in render.html_page(rerun)
 
 
+def test_a_copy_made_on_the_server_says_what_crossed_the_network():
+    day_two = one_backup(files=3, bytes=3 * 1024 ** 2, newest_file="2026-11-22",
+                         metrics={"copied": 3, "identical": 0, "uploaded_bytes": 1024 ** 2,
+                                  "server_side_bytes": 2 * 1024 ** 2})
+    words = "3 files, 3.0 MiB: 1.0 MiB uploaded, 2.0 MiB copied on the server"
+    assert f"OK       web1: {words}, newest 2026-11-22" in render.text(day_two)
+    assert words in render.html_page(day_two)
+    uploaded_only = one_backup(files=3, bytes=22, newest_file="2026-11-22",
+                               metrics={"copied": 3, "identical": 0, "uploaded_bytes": 22, "server_side_bytes": 0})
+    assert "on the server" not in render.text(uploaded_only)
+
+
 # 2. what to do, from the one table
 
 #: A real message of each case the table recognises, as the tool words it.
@@ -134,6 +146,10 @@ MESSAGES = {
     "rclone remote not defined": "rclone remote 'nosuch' is not defined in /r.conf (defined: offsite)",
     "selection larger than `max_size_mb` or `max_files`": "3 files totalling 2 MiB exceed max_size_mb 1",
     "no file newer than `days`": "nothing newer than 2 days in /src; newest file is from 2026-11-01",
+    "a file of the newest sealed folder rotted or was changed at the destination":
+        "1 files copied on the server from web_2026-11-21 did not match the source and were uploaded again: a.bin",
+    "a remote that claims server-side copy but uploads instead, or fails it":
+        "offsite: offers server-side copy but it uploaded all 3 unchanged files instead; this run uploads every file",
 }
 
 

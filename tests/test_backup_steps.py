@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from tasks import pruning, results
+from tasks import copying, pruning, results, reuse
 from tasks import rclone as rc
 from tasks.actions import backup as backup_action
 from tasks.job import Stop, perform
@@ -61,6 +61,10 @@ class RecordingRclone:
         listed = len(file_list.read_text().splitlines())
         return self.check_outcome or rc.CheckOutcome(matched=listed, differ=(), missing=(), errors=(),
                                                      hash_checked=True)
+
+    def checksum(self, sum_file, folder, download, report, hash_type="sha256"):
+        """The verification against this run's own sums: answered like `check`, one line of sums per file."""
+        return self.check(None, folder, sum_file, download, report)
 
     def upload(self, local_file, path):
         self.calls.append(("upload", path))
@@ -216,3 +220,49 @@ def test_the_size_cap_refuses_only_what_exceeds_it(tmp_path, extra_bytes, refusa
                    max_size_mb=1)
     with pytest.raises(Stop, match=refusal) if refusal else contextlib.nullcontext():
         assert backup_action.select(job).bytes == MIB
+
+
+class FailingServerSideCopy(RecordingRclone):
+    """A remote that says it copies on the server, and fails every such copy (or stops at the size cap)."""
+
+    def __init__(self, server_side_returncode: int):
+        super().__init__(folder(0), [])
+        self.remote_features = rc.Features(copy=True, hashes=frozenset({"md5"}), modtime=True)
+        self.server_side_returncode = server_side_returncode
+        self.copy_dests = []
+
+    def copy(self, source, destination, file_list, log, max_bytes=None, progress=None, copy_dest=None,
+             no_check_dest=False):
+        self.copy_dests.append(copy_dest)
+        if copy_dest:
+            return rc.CopyOutcome(returncode=self.server_side_returncode, copied=0, replaced=0, checks=0, bytes=0,
+                                  errors=1, messages=("a.txt: server-side copy refused",))
+        return super().copy(source, destination, file_list, log, max_bytes, progress)
+
+    def copy_failed(self, path):
+        self.calls.append(("copy_failed", path))
+
+
+@pytest.fixture
+def server_side_batch(job):
+    batch = reuse.Batch(copy_dest="remote:b_yesterday")
+    batch.add("a.txt", 5)
+    return batch
+
+
+def test_a_failed_server_side_copy_is_uploaded_instead_and_warned_about(job, server_side_batch):
+    job.rclone = FailingServerSideCopy(server_side_returncode=1)
+    outcome = copying.copy_batches(job, "remote:b_today", [server_side_batch], files=1)
+    assert job.rclone.copy_dests == ["remote:b_yesterday", None] and outcome.copied == 1
+    assert job.rclone.called("copy_failed")
+    assert [alert.level for alert in job.result.alerts] == ["WARNING"]
+    assert "offers server-side copy but its server-side copy failed" in job.result.alerts[0].message
+
+
+@pytest.mark.parametrize("returncode", [rc.MAX_TRANSFER_REACHED, rc.STOPPED])
+def test_a_server_side_copy_stopped_at_the_size_cap_or_by_the_watchdog_is_not_tried_again(
+        job, server_side_batch, returncode):
+    job.rclone = FailingServerSideCopy(server_side_returncode=returncode)
+    with pytest.raises(Stop, match="failed"):
+        copying.copy_batches(job, "remote:b_today", [server_side_batch], files=1)
+    assert job.rclone.copy_dests == ["remote:b_yesterday"] and not job.rclone.called("copy_failed")

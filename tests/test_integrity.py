@@ -58,8 +58,8 @@ def test_every_copy_is_verified_and_sealed(site, source, remote):
     assert run.returncode == 0, run.stdout + run.stderr
     assert sealed_listing(disk / dated("web")) == {k: v.encode() if isinstance(v, str) else v for k, v in FILES.items()}
     metrics = site.result("backup:web")["metrics"]
-    # a local folder hashes sha256 itself: checked against this run's sums; sftp shares md5 with the source
-    assert metrics["verified"] == ("sha256" if rclone_config is None else "hash") and metrics["sealed_files"] == 3
+    # checked against this run's own sums: sha256 where the remote hashes it (local), else md5 (sftp)
+    assert metrics["verified"] == ("sha256" if rclone_config is None else "md5") and metrics["sealed_files"] == 3
     folder = disk / dated("web")
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
     assert check.returncode == 0 and check.stdout.count(": OK") == 3

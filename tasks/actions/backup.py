@@ -136,6 +136,11 @@ def _features(job: Job) -> rc.Features:
         raise Stop("ERROR", f"cannot ask {rc.redact(job.backup.rclone_path)} what it supports: {error}") from None
 
 
+def _check_hash(job: Job) -> str | None:
+    _features(job)  # asked here, where a failure can stop the backup; cached for the run
+    return sealing.check_hash(job)
+
+
 def _verify(job: Job, batches: list[reuse.Batch]) -> bool:
     """Compare today's folder with the source. Files copied on the server that do not match (the sealed folder
     they came from rotted, or was changed) are uploaded once more and compared again: an earlier folder's damage
@@ -209,6 +214,9 @@ def _hash(job: Job) -> dict:
     {"stopped": why} when the source stopped answering or the run reached its time limit."""
     payload = {"source": str(job.backup.source_dir), "list_file": str(job.state_file("files")),
                "sums_file": str(job.state_file(integrity.SUMS_NAME))}
+    second = _check_hash(job)
+    if second not in (None, "sha256"):  # what the verification checks the copy with, from this same read
+        payload["second"] = [second, str(sealing.sums_file(job, second))]
     def show_count(files: int, done: int) -> None:
         show(progress.hashing(files, done, job.result.files, job.result.bytes))
 

@@ -40,9 +40,10 @@ class Transfers(Runner):
         args = ["check", str(source), destination, "--one-way", "--files-from-raw", str(file_list)]
         return self._compare(args + (["--download"] if download else []), report)
 
-    def checksum(self, sum_file: Path, folder: str, download: bool, report: Path) -> CheckOutcome:
-        """Compare the files of a remote folder with a SHA256SUMS file (downloading them if the remote cannot)."""
-        args = ["checksum", "sha256", str(sum_file), folder, "--one-way"]
+    def checksum(self, sum_file: Path, folder: str, download: bool, report: Path,
+                 hash_type: str = "sha256") -> CheckOutcome:
+        """Compare the files of a remote folder with a sums file of `hash_type` (downloading them if asked)."""
+        args = ["checksum", hash_type, str(sum_file), folder, "--one-way"]
         return self._compare(args + (["--download"] if download else []), report)
 
     def _compare(self, args: list[str], report: Path) -> CheckOutcome:
