@@ -109,9 +109,11 @@ def build_tree(root: Path, files: int, size: tuple[int, int], seed: int, young_s
 
 
 def fresh(*folders: Path) -> None:
+    """Empty folders, and the disk's write-back done: the last run's writes must not slow down the next one."""
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+    os.sync()
 
 
 def write_config(path: Path, backups: list[dict], **settings) -> Path:
@@ -337,7 +339,7 @@ def main() -> None:
     table += ["| " + " | ".join(cells) + " |" for cells in ROWS]
     if options.out.exists() and set(chosen) != set(sections):  # keep the earlier rows of the sections not run
         measured = {cells[0] for cells in ROWS}
-        earlier = [line for line in options.out.read_text().splitlines()
+        earlier = [line for line in options.out.read_text().split("<!-- results -->")[-1].splitlines()
                    if line.startswith("| ") and not line.startswith(("| measure", "| ---"))
                    and line.split(" | ")[0][2:] not in measured]
         table[2:2] = earlier
