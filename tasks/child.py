@@ -67,7 +67,8 @@ class HashedSoFar:
 def select(payload: dict) -> dict:
     list_file = Path(payload["list_file"])
     chosen = selection.select(Path(payload["source"]), payload["newer_than"], tuple(payload["exclude"]),
-                              list_file, progress=Heartbeat(count=ListedSoFar(list_file)))
+                              list_file, progress=Heartbeat(count=ListedSoFar(list_file)),
+                              markers=tuple(payload.get("markers", ())))
     return chosen.as_dict()
 
 

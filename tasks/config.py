@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tasks import channels, config_files, config_yaml, file_safety, render, schema, secrets, validation
 from tasks.config_yaml import PROJECT_ROOT, ConfigError, project_path
+from tasks.keyring_store import KeyringSettings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
@@ -54,6 +55,7 @@ class Backup:
     retention: RetentionPolicy
     min_free_gb: float
     exclude: tuple[str, ...]
+    exclude_if_present: tuple[str, ...]
     rclone: RcloneSettings
     verify: str
     server_side_copy: str
@@ -93,6 +95,7 @@ class Config:
     problems: tuple[str, ...] = ()          # `place: message`, or one message when the file cannot be read
     unusable_backups: tuple[str, ...] = ()  # names of the entries a problem touches
     warnings: tuple[str, ...] = ()          # worth fixing, but nothing is blocked by them
+    keyring: KeyringSettings | None = None  # where `doit secret_set` stores secrets (secrets_backend: keyring)
 
     def report(self) -> str:
         """Every problem, one per line, under the file's name (printable: see tasks.render)."""
@@ -147,6 +150,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         problems=tuple(validation.described(found, document)),
         unusable_backups=tuple(sorted(unusable)),
         warnings=(*config_files.exposed_passwords(path, document), *validation.recipient_warnings(settings)),
+        keyring=keyring_settings(settings),
     )
 
 
@@ -201,6 +205,7 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
                                       weeks=entry["retention_weeks"], months=entry["retention_months"]),
             min_free_gb=_plain(entry.get("min_free_gb", settings["min_free_gb"])),
             exclude=tuple(entry["exclude"]),
+            exclude_if_present=tuple(entry["exclude_if_present"]),
             rclone=_rclone_settings(settings["rclone"], entry["rclone"]),
             verify=entry["verify"],
             server_side_copy=entry["server_side_copy"],
@@ -215,10 +220,12 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
 def _notifications(settings: dict, found: list) -> tuple[Notifications | None, list]:
     """The notification settings and the problems of their secrets; None when any problem touches them."""
     configured = {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
+    keyring = keyring_settings(settings)
     try:
-        loaded = secrets.load(_secret_names(settings, configured), project_path(settings["secrets_file"]))
+        loaded = secrets.load(_secret_names(settings, configured), project_path(settings["secrets_file"]),
+                              keyring=keyring)
     except secrets.SecretsError as error:
-        return None, [(("secrets_file",), str(error))]
+        return None, [(("keyring",) if keyring else ("secrets_file",), str(error))]
     problems = _secret_problems(settings, configured, loaded)
     if problems or any(position[0] in validation.NOTIFICATION_KEYS for position, _ in found):
         return None, problems
@@ -231,6 +238,20 @@ def _notifications(settings: dict, found: list) -> tuple[Notifications | None, l
         timeout_seconds=settings["notifications"]["timeout_seconds"],
         secrets=loaded,
     ), []
+
+
+def keyring_settings(settings: dict) -> KeyringSettings | None:
+    """The keyring's file and master password file, when `secrets_backend: keyring`."""
+    if settings["secrets_backend"] != "keyring":
+        return None
+    password_file = settings["keyring"].get("password_file")
+    return KeyringSettings(file=project_path(settings["keyring"]["file"]),
+                           password_file=project_path(password_file) if password_file else None)
+
+
+def secret_names() -> set[str]:
+    """Every secret a channel could need, configured or not (what `doit secret_set` accepts)."""
+    return _secret_names({}, channels.registry())
 
 
 def _secret_names(settings: dict, configured: dict) -> set[str]:

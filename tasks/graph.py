@@ -46,7 +46,7 @@ class Plan:
     def doit_config(self) -> dict:
         return {
             "backend": "sqlite3",  # the default dbm differs by interpreter and can lock out `doit list`
-            "dep_file": str(self.run.state_dir / ".doit.sqlite"),
+            "dep_file": self._dep_file,
             "default_tasks": ["notify"],
             "continue": True,      # one failed task must not stop the other backups
             "par_type": "thread",  # the run lock lives in this process; workers wait on rclone, not the CPU
@@ -54,11 +54,20 @@ class Plan:
         }
 
 
+    @property
+    def _dep_file(self) -> str:
+        """doit's own state (nothing the tool relies on: every task runs each time) beside the run's state; in
+        memory when that folder cannot be written (a read-only mount, systemd's ProtectSystem), so doit starts and
+        the run lock says what is wrong instead of a traceback."""
+        writable = os.access(self.run.state_dir, os.W_OK)
+        return str(self.run.state_dir / ".doit.sqlite") if writable else ":memory:"
+
+
 def plan(variables: dict[str, str | None]) -> Plan:
     """Read the config named by the `config=` variable. Its problems are printed on stderr (so `doit list` and
     every on-demand task show them) and logged; they never raise, so `doit list` always works. Its warnings
     (which block nothing) are printed and logged beside them. The other variables: dry_run, date, target,
-    overwrite."""
+    overwrite, name."""
     os.umask(0o077)  # copies, restores and state files are the owner's alone; children inherit it
     path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     found = config.read(path)
@@ -81,6 +90,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
         day=variables.get("date") or None,
         target=_from_caller(variables.get("target")),
         overwrite=_yes(variables.get("overwrite")),
+        name=variables.get("name") or None,
         deadline=time.monotonic() + found.run_timeout_hours * 3600,
     )
     return Plan(found, run)

@@ -31,6 +31,7 @@ class Run:
     day: str | None = None        # date=YYYY-MM-DD for verify and restore
     target: str | None = None     # target=PATH for restore
     overwrite: bool = False       # overwrite=1 for restore
+    name: str | None = None       # name=NAME for secret_set
     deadline: float | None = None  # time.monotonic() at which whatever still runs is stopped, progress or not
 
     @property

@@ -110,6 +110,10 @@ REMEDIES = (
     Remedy("a remote that claims server-side copy but uploads instead, or fails it", r"offers server-side copy but",
            "WARNING once per run; every file is uploaded there for the rest of the run", "nothing, or "
            "`server_side_copy: off` for that backup"),
+    Remedy("the state folder (the config's folder) is read-only, e.g. missing from systemd's ReadWritePaths=",
+           r"cannot open the lock file",
+           "`cannot open the lock file …: Read-only file system; this run did nothing`, exit 2",
+           "make it writable (under systemd: add it to `ReadWritePaths=`)"),
     Remedy("log folder not writable, or its disk full", r"cannot (open|write) the log file",
            "`ERROR: cannot open/write the log file …` on stderr; the summary still printed; exit 1",
            "fix the log folder"),

@@ -38,6 +38,14 @@ RCLONE_SCHEMA = {
                  schema={"type": "string"}, check_with="rclone_flags"),
 }
 
+KEYRING_SCHEMA = {
+    "file": key("string", "The keyrings.cryptfile keyring; relative paths are relative to the project folder.",
+                default="var/keyring.cfg", empty=False),
+    "password_file": key("string", "File holding the keyring's master password (chmod 600); absent: "
+                                   "$KEYRING_CRYPTFILE_PASSWORD.", example="/etc/offsite-backup/keyring-pass",
+                         empty=False),
+}
+
 BACKUP_SCHEMA = {
     "name": key("string", "Unique name (ignoring case); the copy goes into `<rclone_path>/<name>_YYYY-MM-DD`. "
                           "Letters, digits, `.`, `_`, `-`; at most 64 characters.",
@@ -66,6 +74,10 @@ BACKUP_SCHEMA = {
     "exclude": key("list", "Glob patterns of files to leave out, matched against the path below `source_dir` "
                            "(`*` also crosses `/`) and against the bare file name.",
                    example=["*.tmp", "cache/*"], default=[], schema={"type": "string", "empty": False}),
+    "exclude_if_present": key("list", "Leave out every folder that holds a file of one of these names, with all "
+                                      "below it (as borg and restic call it); each run names the folders it left "
+                                      "out. `[]`: none.", default=[".nobackup"],
+                              schema={"type": "string", "empty": False, "check_with": "marker_name"}),
     "verify": key("string", "After each copy: compare by hash where source and remote share one, else by size "
                             "(`checksum`); read every copied file back (`download`); or not at all (`off`).",
                   default="checksum", allowed=["checksum", "download", "off"]),
@@ -127,6 +139,14 @@ SCHEMA = {
     "secrets_file": key("string", "`NAME=value` lines with API keys and tokens, used where the environment has "
                                   "none; refused unless only its owner can read it (chmod 600).",
                         default="var/secrets.env", empty=False),
+    "secrets_backend": key("string", "Where API keys and tokens are looked for after the environment and "
+                                     "`secrets_file`: nowhere else (`file`), or also an encrypted keyring file "
+                                     "(`keyring`, see `keyring`; store each with `doit secret_set name=NAME`).",
+                           default="file", allowed=["file", "keyring"]),
+    "keyring": key("dict", "The encrypted keyring file (`secrets_backend: keyring`): `file`, and `password_file`, "
+                           "a file only its owner can read holding the master password (else it comes from "
+                           "$KEYRING_CRYPTFILE_PASSWORD).",
+                   example={"password_file": "/etc/offsite-backup/keyring-pass"}, default={}, schema=KEYRING_SCHEMA),
     "notifications": key("dict", "Channels and monitors to tell about each run (a channel is on when its key is "
                                  "present), and how often to try.", default={}, schema=NOTIFICATIONS_SCHEMA),
     "backup_copy_list": key("list", "The backups, one entry each; at least one.",

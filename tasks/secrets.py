@@ -41,8 +41,9 @@ class Secrets:
         return text
 
 
-def load(names: set[str], secrets_file: Path, environ=os.environ) -> Secrets:
-    """Each of `names` from the environment, else from `secrets_file` (NAME=value lines, if it exists).
+def load(names: set[str], secrets_file: Path, environ=os.environ, keyring=None) -> Secrets:
+    """Each of `names` from the environment, else from `secrets_file` (NAME=value lines, if it exists), else from
+    the encrypted `keyring` (tasks.keyring_store settings; None: not used).
 
     The file is refused when group or others may read it, as ssh does with private keys; when it is a symbolic
     link; when it does not belong to the running user (root: to root); or when a folder on the way to it could be
@@ -50,24 +51,35 @@ def load(names: set[str], secrets_file: Path, environ=os.environ) -> Secrets:
     """
     from_file = _read_file(secrets_file) if os.path.lexists(secrets_file) else {}
     values = {name: environ.get(name) or from_file.get(name, "") for name in names}
-    return Secrets({name: value for name, value in values.items() if value},
-                   f"the environment or {secrets_file}")
+    source = f"the environment or {secrets_file}"
+    missing = {name for name, value in values.items() if not value}
+    if keyring is not None:
+        from tasks import keyring_store  # its crypto libraries only where a keyring is used
+
+        source = f"the environment, {secrets_file} or the keyring {keyring.file}"
+        if missing:
+            try:
+                values.update(keyring_store.read(missing, keyring, environ))
+            except keyring_store.KeyringError as error:
+                raise SecretsError(str(error)) from None
+    return Secrets({name: value for name, value in values.items() if value}, source)
 
 
-def _read_file(path: Path) -> dict[str, str]:
-    unsafe = file_safety.problems(path, "secrets file", link_allowed=False, file_rules=False)
+def read_private(path: Path, what: str) -> str:
+    """The text of a file only its owner may read (chmod 600), checked on the descriptor that is read."""
+    unsafe = file_safety.problems(path, what, link_allowed=False, file_rules=False)
     if unsafe:
         raise SecretsError("; ".join(unsafe))
     try:  # the file's own checks on the descriptor that is read: it cannot be swapped after them
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        raise SecretsError(f"secrets file {path} cannot be read: {error.strerror}") from None
+        raise SecretsError(f"{what} {path} cannot be read: {error.strerror}") from None
     info = os.fstat(descriptor)
-    unsafe = file_safety.file_problems(path, info, "secrets file")
+    unsafe = file_safety.file_problems(path, info, what)
     if stat.S_ISREG(info.st_mode) and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         # chmod 600 also takes away what chmod go-w would
         unsafe = [line for line in unsafe if "writable by other users" not in line]
-        unsafe.append(f"secrets file {path} is readable by other users (mode {stat.filemode(info.st_mode)}): "
+        unsafe.append(f"{what} {path} is readable by other users (mode {stat.filemode(info.st_mode)}): "
                       f"run `chmod 600 {path}`")
     if unsafe:
         os.close(descriptor)
@@ -75,10 +87,14 @@ def _read_file(path: Path) -> dict[str, str]:
     os.set_blocking(descriptor, True)
     with open(descriptor, encoding="utf-8") as handle:
         try:
-            text = handle.read()
+            return handle.read()
         except UnicodeDecodeError as error:
-            raise SecretsError(f"secrets file {path} is not UTF-8 text (byte {error.object[error.start]:#04x})") \
+            raise SecretsError(f"{what} {path} is not UTF-8 text (byte {error.object[error.start]:#04x})") \
                 from None
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    text = read_private(path, "secrets file")
     values = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()

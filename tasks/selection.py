@@ -69,6 +69,8 @@ class Selection:
     symlinks: int = 0                      # not followed: a link may point anywhere, even out of the source
     problems: int = 0                      # entries that could not be read or listed
     problem_examples: list[str] = dataclasses.field(default_factory=list)
+    marked_folders: list[str] = dataclasses.field(default_factory=list)  # skipped for a marker file, top ones
+    marked_files: int = 0                  # files below them, young enough, that were left out
 
     def problem(self, path: str, reason: str) -> None:
         self.problems += 1
@@ -154,19 +156,21 @@ def _private(path: Path):
 
 
 def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], list_file: Path,
-           progress=lambda: None) -> Selection:
+           progress=lambda: None, markers: tuple[str, ...] = ()) -> Selection:
     """Walk `source`, write the chosen relative paths to `list_file` (and what the walk saw of each to its
-    `stat_file`), and return what was found.
+    `stat_file`), and return what was found. A folder holding a file named in `markers` is left out with all
+    below it.
 
     `newer_than` is a Unix time: files modified before it are left out (None: every file). The walk is GNU
     find's (several times faster than a walk in Python: the stat of every file dominates); `progress` is called
     for every chunk find writes, so a watchdog can tell a slow walk from a hung one.
     """
-    selection = Selection()
+    selection, marked = Selection(), set()
     excluded = exclusion_matcher(exclude)
     age = ["-newermt", f"@{newer_than:.6f}"] if newer_than is not None else []
-    with _private(list_file) as listing, _private(stat_file(list_file)) as records:
-        for found in _find(source, age, selection, progress):
+    with _private(list_file) as listing, _private(stat_file(list_file)) as records, \
+            _private(_mtime_file(list_file)) as mtimes:
+        for found in _find(source, age, selection, progress, markers, marked):
             relative = found.relative
             if exclude and excluded(relative, relative.rsplit("/", 1)[-1]):
                 selection.excluded += 1
@@ -175,22 +179,59 @@ def select(source: Path, newer_than: float | None, exclude: tuple[str, ...], lis
             else:
                 listing.write(os.fsencode(relative) + b"\n")
                 records.write(b"%d %d %d\n" % (found.device, found.inode, found.size))
+                mtimes.write(b"%r\n" % found.mtime)
                 selection.files += 1
                 selection.bytes += found.size
                 selection.newest_selected = max(selection.newest_selected or found.mtime, found.mtime)
+    if marked:  # a folder's marker may come after its files: they are taken out of the list now
+        _leave_out(list_file, sorted(marked), selection)
+    _mtime_file(list_file).unlink()
     selection.newest_seen = selection.newest_selected
     if selection.files == 0 and newer_than is not None:  # only then is the age of the newest file news
-        for found in _find(source, [], Selection(), progress):
+        for found in _find(source, [], Selection(), progress, markers, set()):
             selection.newest_seen = max(selection.newest_seen or found.mtime, found.mtime)
     return selection
 
 
-def _find(source: Path, age: list[str], selection: Selection, progress):
+def _mtime_file(list_file: Path) -> Path:
+    return list_file.with_name(list_file.name + ".mtime")
+
+
+def _leave_out(list_file: Path, marked: list[str], selection: Selection) -> None:
+    """Take the files below the `marked` folders out of the list and its records (streamed, both rewritten), and
+    count again what is left."""
+    top = [folder for folder in marked if not any(folder.startswith(other + "/") or other == ""
+                                                  for other in marked if other != folder)]
+    prefixes = tuple(os.fsencode(folder) + b"/" for folder in top)
+    selection.marked_folders = [escaped(folder) or "." for folder in top]
+    selection.files, selection.bytes, selection.newest_selected = 0, 0, None
+    kept = list_file.with_name(list_file.name + ".kept")
+    with open(list_file, "rb") as paths, open(stat_file(list_file), "rb") as records, \
+            open(_mtime_file(list_file), "rb") as mtimes, _private(kept) as listing, \
+            _private(stat_file(kept)) as kept_records:
+        for path, record, mtime in zip(paths, records, mtimes, strict=True):
+            if "" in top or path.startswith(prefixes):
+                selection.marked_files += 1
+                continue
+            listing.write(path)
+            kept_records.write(record)
+            selection.files += 1
+            selection.bytes += int(record.split()[2])
+            selection.newest_selected = max(selection.newest_selected or float(mtime), float(mtime))
+    os.replace(stat_file(kept), stat_file(list_file))
+    os.replace(kept, list_file)
+
+
+def _find(source: Path, age: list[str], selection: Selection, progress, markers: tuple[str, ...] = (),
+          marked: set[str] | None = None):
     """Yield a _Found for every regular file GNU find reports (of the given `age` test); count symbolic links
-    (never followed) and note every folder find could not read as a problem. Folders are reported as records too,
-    as progress."""
+    (never followed), note every folder find could not read as a problem, and add to `marked` each folder that
+    holds one of the `markers` (never listed themselves). Folders are reported as records too, as progress."""
+    names = [part for marker in markers for part in ("-o", "-name", marker)][1:]
+    marker_test = ["(", "-type", "f", "(", *names, ")", "-printf", "M%P\\0", ")", "-o"] if markers else []
     command = ["find", str(source), "-mindepth", "1", "(", "-type", "d", "-printf", "D\\0", ")", "-o",
-               "(", "-type", "l", "-printf", "L\\0", ")", "-o", "(", "-type", "f", *age, "-printf", _FILE_RECORD, ")"]
+               "(", "-type", "l", "-printf", "L\\0", ")", "-o", *marker_test,
+               "(", "-type", "f", *age, "-printf", _FILE_RECORD, ")"]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
                                    preexec_fn=die_with_parent)
@@ -206,6 +247,8 @@ def _find(source: Path, age: list[str], selection: Selection, progress):
                     yield _Found(int(size), float(mtime), int(device), int(inode), os.fsdecode(path))
                 elif kind == b"L":
                     selection.symlinks += 1
+                elif kind == b"M" and marked is not None:
+                    marked.add(os.fsdecode(record[1:]).rpartition("/")[0])
         process.wait()
         errors.seek(0)
         for line in errors.read().decode("utf-8", "surrogateescape").split("\n"):  # a name may hold U+2028

@@ -17,7 +17,7 @@ from tasks import channels, schema
 from tasks.config_yaml import Position
 
 #: The keys that make up the notification settings: a problem in any of them turns the notifications off.
-NOTIFICATION_KEYS = ("email", "notify_on_success", "secrets_file", "notifications")
+NOTIFICATION_KEYS = ("email", "notify_on_success", "secrets_file", "secrets_backend", "keyring", "notifications")
 
 BACKUPS = "backup_copy_list"
 
@@ -78,6 +78,11 @@ class Validator(cerberus.Validator):
         elif ":" in value.split("/", 1)[0] and not schema.REMOTE_PATTERN.match(value):
             self._error(field, "not a valid rclone destination: use 'remote:path' (remote names: letters, digits, "
                                "_ . + @ - and space), ':backend,option=value:path' or a local folder")
+
+    def _check_with_marker_name(self, field, value):
+        if isinstance(value, str) and (set(value) & set("/*?[]\\") or value in (".", "..")):
+            self._error(field, f"{value!r} is not a plain file name: give the marker's name only, e.g. .nobackup "
+                               "(no folder, no * ? [ ])")
 
     def _check_with_email(self, field, value):
         if isinstance(value, str) and not re.fullmatch(schema.EMAIL_PATTERN, value):

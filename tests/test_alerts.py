@@ -148,6 +148,8 @@ MESSAGES = {
     "no file newer than `days`": "nothing newer than 2 days in /src; newest file is from 2026-11-01",
     "a file of the newest sealed folder rotted or was changed at the destination":
         "1 files copied on the server from web_2026-11-21 did not match the source and were uploaded again: a.bin",
+    "the state folder (the config's folder) is read-only, e.g. missing from systemd's ReadWritePaths=":
+        "cannot open the lock file /opt/offsite-backup/var/run.lock: Read-only file system; this run did nothing",
     "a remote that claims server-side copy but uploads instead, or fails it":
         "offsite: offers server-side copy but it uploaded all 3 unchanged files instead; this run uploads every file",
 }

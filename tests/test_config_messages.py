@@ -59,7 +59,8 @@ def test_every_allowed_word_loads_unquoted_as_the_docs_write_it(tmp_path, positi
     assert f": {word}\n" in text  # unquoted, as in the README and var/config.example.yaml
     path = written(tmp_path, text)
     found = config.read(path)
-    assert found.problems == (), found.report()
+    # the word itself is accepted (`secrets_backend: keyring` may still find no keyring file: another problem)
+    assert not [line for line in found.problems if str(position[-1]) in line.split(":")[0]], found.report()
     settings = validation.sound_parts(read_yaml(path)[0], [])
     assert at(settings, position) == word
 

@@ -169,6 +169,7 @@ def select(job: Job) -> selection.Selection:
     backup, result = job.backup, job.result
     newer_than = job.run.now.timestamp() - backup.days * 86400 if backup.days else None
     payload = {"source": str(backup.source_dir), "newer_than": newer_than, "exclude": list(backup.exclude),
+               "markers": list(backup.exclude_if_present),
                "list_file": str(job.state_file("files"))}
     try:
         with progress.of(job).showing("listing") as show:
@@ -182,6 +183,11 @@ def select(job: Job) -> selection.Selection:
     result.metrics.update(excluded=chosen.excluded, symlinks_skipped=chosen.symlinks)
     if chosen.symlinks:
         result.alert("INFO", f"{chosen.symlinks} symbolic links in {backup.source_dir} were not followed")
+    if chosen.marked_folders:
+        result.metrics.update(marked_folders=len(chosen.marked_folders), marked_files=chosen.marked_files)
+        result.alert("INFO", f"{len(chosen.marked_folders)} folders left out (they hold "
+                             f"{' or '.join(backup.exclude_if_present)}), {chosen.marked_files} files in them: "
+                             + sealed_folder.names(chosen.marked_folders, already_shown=True))
     if chosen.files == 0 and chosen.problems:
         raise Stop("ERROR", f"no file of {backup.source_dir} could be read: " + "; ".join(chosen.problem_examples))
     if chosen.files == 0 and backup.days:
