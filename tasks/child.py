@@ -17,7 +17,19 @@ from tasks.watchdog import Heartbeat, reply
 
 
 def probe(payload: dict) -> dict:
-    return selection.probe(Path(payload["source"]))
+    """What a source folder looks like: missing, not a folder, unreadable, empty, or ok (and whether it is a
+    mount point). Run in a child process: on a hung mount this blocks."""
+    source = Path(payload["source"])
+    try:
+        if not os.path.lexists(source):
+            return {"state": "missing"}
+        if not os.path.isdir(source):
+            return {"state": "not_a_folder"}
+        with os.scandir(source) as entries:
+            has_entries = next(entries, None) is not None
+    except OSError as error:
+        return {"state": "unreadable", "error": error.strerror or str(error)}
+    return {"state": "ok" if has_entries else "empty", "mount_point": os.path.ismount(source)}
 
 
 class ListedSoFar:

@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tasks import channels, config_files, config_yaml, file_safety, render, schema, secrets, validation
+from tasks import channels, config_files, config_secrets, config_yaml, file_safety, render, schema, secrets, validation
 from tasks.config_yaml import PROJECT_ROOT, ConfigError, project_path
 from tasks.keyring_store import KeyringSettings
 
@@ -150,7 +150,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         problems=tuple(validation.described(found, document)),
         unusable_backups=tuple(sorted(unusable)),
         warnings=(*config_files.exposed_passwords(path, document), *validation.recipient_warnings(settings)),
-        keyring=keyring_settings(settings),
+        keyring=config_secrets.keyring_settings(settings),
     )
 
 
@@ -220,13 +220,13 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
 def _notifications(settings: dict, found: list) -> tuple[Notifications | None, list]:
     """The notification settings and the problems of their secrets; None when any problem touches them."""
     configured = {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
-    keyring = keyring_settings(settings)
+    keyring = config_secrets.keyring_settings(settings)
     try:
-        loaded = secrets.load(_secret_names(settings, configured), project_path(settings["secrets_file"]),
+        loaded = secrets.load(config_secrets.names(settings, configured), project_path(settings["secrets_file"]),
                               keyring=keyring)
     except secrets.SecretsError as error:
         return None, [(("keyring",) if keyring else ("secrets_file",), str(error))]
-    problems = _secret_problems(settings, configured, loaded)
+    problems = config_secrets.problems(settings, configured, loaded)
     if problems or any(position[0] in validation.NOTIFICATION_KEYS for position, _ in found):
         return None, problems
     return Notifications(
@@ -238,37 +238,3 @@ def _notifications(settings: dict, found: list) -> tuple[Notifications | None, l
         timeout_seconds=settings["notifications"]["timeout_seconds"],
         secrets=loaded,
     ), []
-
-
-def keyring_settings(settings: dict) -> KeyringSettings | None:
-    """The keyring's file and master password file, when `secrets_backend: keyring`."""
-    if settings["secrets_backend"] != "keyring":
-        return None
-    password_file = settings["keyring"].get("password_file")
-    return KeyringSettings(file=project_path(settings["keyring"]["file"]),
-                           password_file=project_path(password_file) if password_file else None)
-
-
-def secret_names() -> set[str]:
-    """Every secret a channel could need, configured or not (what `doit secret_set` accepts)."""
-    return _secret_names({}, channels.registry())
-
-
-def _secret_names(settings: dict, configured: dict) -> set[str]:
-    names = {name for module in configured.values() for name in module.SECRETS}
-    return names | ({"SMTP_PASSWORD"} if "smtp" in configured else set())
-
-
-def _secret_problems(settings: dict, configured: dict, found: secrets.Secrets) -> list:
-    """A configured channel without its secrets or recipients would fail at the end of the run: say so now."""
-    problems = []
-    for name, module in configured.items():
-        problems += [(("notifications", name), f"needs {secret}, set in {found.source}")
-                     for secret in module.SECRETS if secret not in found]
-        if getattr(module, "NEEDS_RECIPIENTS", False) and not settings["email"]:
-            problems.append((("notifications", name), "`email` lists no recipient"))
-    smtp = settings["notifications"].get("smtp")
-    if smtp and smtp.get("username") and "SMTP_PASSWORD" not in found:
-        problems.append((("notifications", "smtp"), f"username is set, so it needs SMTP_PASSWORD, set in "
-                                                    f"{found.source}"))
-    return problems

@@ -126,21 +126,6 @@ def refusal(relative: str) -> str | None:
     return None
 
 
-def probe(source: Path) -> dict:
-    """What a source folder looks like: missing, not a folder, unreadable, empty, or ok (and whether it is a
-    mount point). Run in a child process: on a hung mount this blocks."""
-    try:
-        if not os.path.lexists(source):
-            return {"state": "missing"}
-        if not os.path.isdir(source):
-            return {"state": "not_a_folder"}
-        with os.scandir(source) as entries:
-            has_entries = next(entries, None) is not None
-    except OSError as error:
-        return {"state": "unreadable", "error": error.strerror or str(error)}
-    return {"state": "ok" if has_entries else "empty", "mount_point": os.path.ismount(source)}
-
-
 def exclusion_matcher(patterns: tuple[str, ...]):
     """A function telling whether a relative path is excluded (glob on the path, or on the name alone)."""
     if not patterns:

@@ -5,14 +5,14 @@ import sys
 
 from doit.exceptions import TaskFailed
 
-from tasks import config, keyring_store
+from tasks import config_secrets, keyring_store
 from tasks.kinds import Kind
 
 
 def secret_set(plan):
     """`doit secret_set name=NAME`: asks for the value without echoing it (or reads one line from a pipe), and
     stores it; prints only the name."""
-    name, known = plan.run.name, sorted(config.secret_names())
+    name, known = plan.run.name, sorted(config_secrets.every_name())
     if name not in known:
         return TaskFailed(f"give the secret's name: doit secret_set name=NAME, NAME one of {', '.join(known)}")
     if plan.config.keyring is None:
