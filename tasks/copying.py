@@ -109,5 +109,5 @@ def _not_there(job: Job, folder: str) -> str:
                                    job.state_file("check"))
     except rc.RcloneError:
         return ""
-    more = ", …" if outcome.missing_count > len(outcome.missing[:20]) else ""
-    return f"; not at the destination: {', '.join(outcome.missing[:20])}{more}" if outcome.missing else ""
+    return f"; not at the destination: {rc.first_names(list(outcome.missing), outcome.missing_count)}" \
+        if outcome.missing else ""

@@ -116,8 +116,8 @@ def shown(name: str) -> str:
 
 def names(found: list[str], already_shown: bool = False) -> str:
     """The first names of a list, safe to print, and how many more there are."""
-    listed = ", ".join(found[:NAMED_AT_MOST] if already_shown else map(shown, found[:NAMED_AT_MOST]))
-    return listed + (f" and {len(found) - NAMED_AT_MOST} more" if len(found) > NAMED_AT_MOST else "")
+    first = found[:NAMED_AT_MOST] if already_shown else [shown(name) for name in found[:NAMED_AT_MOST]]
+    return rc.first_names(first, total=len(found))
 
 
 def trust(authentic: bool) -> str:

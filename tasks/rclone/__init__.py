@@ -20,14 +20,14 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import KNOWN_CAUSES, RcloneError, explain, known_cause, redact
+from .errors import KNOWN_CAUSES, RcloneError, explain, first_names, known_cause, redact
 from .outcomes import CheckOutcome, CopyOutcome
 from .paths import is_local, join, remote_name, root_of
 from .transfers import MAX_TRANSFER_REACHED, STOPPED, Transfers
 
 __all__ = ["DIRECTORY_NOT_FOUND", "FILE_NOT_FOUND", "KNOWN_CAUSES", "MAX_TRANSFER_REACHED", "MINIMUM_VERSION",
-           "CheckOutcome", "CopyOutcome", "Features", "Listing", "Rclone", "RcloneError", "explain", "is_local", "join",
-           "STOPPED", "known_cause", "redact", "remote_name", "root_of"]
+           "STOPPED", "CheckOutcome", "CopyOutcome", "Features", "Listing", "Rclone", "RcloneError", "explain",
+           "first_names", "is_local", "join", "known_cause", "redact", "remote_name", "root_of"]
 
 #: Below this, known bugs bite: OneDrive uploads fail "unauthenticated" before 1.65.1 (rclone#7405).
 MINIMUM_VERSION = (1, 65, 1)

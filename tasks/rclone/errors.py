@@ -58,6 +58,13 @@ def describe(entry: dict) -> str:
     return redact(text.strip())
 
 
+def first_names(names: list[str], total: int | None = None, at_most: int = NAMED_AT_MOST) -> str:
+    """`a, b and 7 more`: the first names of a list and how many more there are (`total`: the exact count, when
+    only the first names were kept)."""
+    more = (len(names) if total is None else total) - len(names[:at_most])
+    return ", ".join(names[:at_most]) + (f" and {more} more" if more > 0 else "")
+
+
 def explain(stderr: str) -> tuple[str, bool]:
     """rclone's error text reduced to its last meaningful line, with a known cause spelled out; and whether that
     cause needs a person to act."""
@@ -67,8 +74,7 @@ def explain(stderr: str) -> tuple[str, bool]:
     text = redact((failures or errors or [stderr.strip() or "no error text"])[-1])
     named = list(dict.fromkeys(redact(str(e["object"])) for e in errors_with_files(entries)))
     if named and not all(name in text for name in named[:NAMED_AT_MOST]):
-        more = f" and {len(named) - NAMED_AT_MOST} more" if len(named) > NAMED_AT_MOST else ""
-        text += f" (files: {', '.join(named[:NAMED_AT_MOST])}{more})"
+        text += f" (files: {first_names(named)})"
     cause, needs_action = known_cause(stderr)
     return (f"{cause} ({text})" if cause else text), needs_action
 
