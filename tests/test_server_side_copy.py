@@ -174,3 +174,22 @@ def test_sums_this_host_cannot_prove_are_not_trusted_to_pick_files(site, source,
     assert "cannot be proven" in run.stdout
     assert metrics(site)["uploaded_bytes"] == sum(map(len, FILES.values()))
     assert sealed_listing(disk / dated("web")) == expected(source)
+
+
+def test_a_file_edited_after_it_was_hashed_is_never_sealed_with_the_old_sum(site, source, s3, tmp_path):
+    """Hashed first, uploaded next: an edit of the same size in between. Compared with the source, the copy would
+    match (both new) and be sealed with the old sum; compared with this run's own md5, it does not."""
+    configure(site, source, s3)
+    day_one(site, s3, S3_PATH)
+    (source / "dir" / "b.bin").write_bytes(b"B" * BIG)  # changed: uploaded, not copied on the server
+    wrapper = tmp_path / "rclone-editing-the-source"
+    wrapper.write_text(f"#!/bin/sh\nif [ \"$1\" = copy ] && [ \"$2\" = {source} ]; then\n"
+                       f"  printf EDITED | dd of={source / 'dir' / 'b.bin'} conv=notrunc status=none\nfi\n"
+                       f"exec {RCLONE} \"$@\"\n")
+    wrapper.chmod(0o755)
+    site.write_config([{"name": "web", "source_dir": str(source), "rclone_path": S3_PATH}],
+                      rclone={"config": str(s3.rclone_config), "binary": str(wrapper)})
+    run = site.doit()
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "verification of offsite:bucket/backups/" in run.stdout and "1 differ (dir/b.bin)" in run.stdout
+    assert not (s3.root / "bucket" / "backups" / dated("web") / "SHA256SUMS").exists()
