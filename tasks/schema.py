@@ -78,8 +78,9 @@ BACKUP_SCHEMA = {
                                       "below it (as borg and restic call it); each run names the folders it left "
                                       "out. `[]`: none.", default=[".nobackup"],
                               schema={"type": "string", "empty": False, "check_with": "marker_name"}),
-    "verify": key("string", "After each copy: compare by hash where source and remote share one, else by size "
-                            "(`checksum`); read every copied file back (`download`); or not at all (`off`).",
+    "verify": key("string", "After each copy: check every file by the remote's sha256, md5 or sha1 against this "
+                            "run's own sums of the source, else against the source by a hash they share, else by "
+                            "size (`checksum`); read every copied file back (`download`); or not at all (`off`).",
                   default="checksum", allowed=["checksum", "download", "off"]),
     "server_side_copy": key("string", "Copy each file whose sha256 matches the newest sealed folder's SHA256SUMS "
                                       "on the server from there instead of uploading it, where the remote can "
