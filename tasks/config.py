@@ -130,7 +130,8 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
     settings = validation.sound_parts(document, [position for position, _ in found]) if found else normalized
     if settings is None:
         return _nothing_usable(path, *validation.described(found, document))
-    notifications, notification_problems = _notifications(settings, found)
+    keyring = config_secrets.keyring_settings(settings)
+    notifications, notification_problems = _notifications(settings, found, keyring)
     found += notification_problems
     backups = _backups(settings)
     entries = document.get(validation.BACKUPS)
@@ -150,7 +151,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         problems=tuple(validation.described(found, document)),
         unusable_backups=tuple(sorted(unusable)),
         warnings=(*config_files.exposed_passwords(path, document), *validation.recipient_warnings(settings)),
-        keyring=config_secrets.keyring_settings(settings),
+        keyring=keyring,
     )
 
 
@@ -217,12 +218,11 @@ def _backups(settings: dict) -> tuple[Backup, ...]:
     )
 
 
-def _notifications(settings: dict, found: list) -> tuple[Notifications | None, list]:
+def _notifications(settings: dict, found: list, keyring: KeyringSettings | None) -> tuple[Notifications | None, list]:
     """The notification settings and the problems of their secrets; None when any problem touches them."""
     configured = {name: module for name, module in channels.registry().items() if name in settings["notifications"]}
-    keyring = config_secrets.keyring_settings(settings)
     try:
-        loaded = secrets.load(config_secrets.names(settings, configured), project_path(settings["secrets_file"]),
+        loaded = secrets.load(config_secrets.names(configured), project_path(settings["secrets_file"]),
                               keyring=keyring)
     except secrets.SecretsError as error:
         return None, [(("keyring",) if keyring else ("secrets_file",), str(error))]

@@ -16,10 +16,10 @@ def keyring_settings(settings: dict) -> KeyringSettings | None:
 
 def every_name() -> set[str]:
     """Every secret a channel could need, configured or not (what `doit secret_set` accepts)."""
-    return names({}, channels.registry())
+    return names(channels.registry())
 
 
-def names(settings: dict, configured: dict) -> set[str]:
+def names(configured: dict) -> set[str]:
     """The secrets the `configured` channels need."""
     needed = {name for module in configured.values() for name in module.SECRETS}
     return needed | ({"SMTP_PASSWORD"} if "smtp" in configured else set())

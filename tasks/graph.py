@@ -53,7 +53,6 @@ class Plan:
             "reporter": QuietReporter.of(self.run),  # cron mails whatever is printed: the summary says it all
         }
 
-
     @property
     def _dep_file(self) -> str:
         """doit's own state (nothing the tool relies on: every task runs each time) beside the run's state; in

@@ -84,7 +84,7 @@ def copy_and_prune(job: Job) -> None:
         raise Stop("ERROR", f"{chosen.problems} entries in {job.backup.source_dir} could not be copied: "
                             + "; ".join(chosen.problem_examples), problems=chosen.problems)
     require_all_hashed(job, hashed)
-    copy.verified = _verify(job, batches)
+    copy.verified = _verify(job, batches, earlier)
     copy.sealed = sealing.seal(job, todays_folder(job), todays_sums)
     job.consequence = SEALED
     prune(job, copy)
@@ -141,7 +141,7 @@ def _check_hash(job: Job) -> str | None:
     return sealing.check_hash(job)
 
 
-def _verify(job: Job, batches: list[reuse.Batch]) -> bool:
+def _verify(job: Job, batches: list[reuse.Batch], earlier: reuse.Reference | None) -> bool:
     """Compare today's folder with the source. Files copied on the server that do not match (the sealed folder
     they came from rotted, or was changed) are uploaded once more and compared again: an earlier folder's damage
     never spreads to today's."""
@@ -155,7 +155,7 @@ def _verify(job: Job, batches: list[reuse.Batch]) -> bool:
         bad = reuse.Batch(no_check_dest=True)
         for path in mismatch.paths:
             bad.add(path, from_server[path])
-        damaged = job.result.metrics["server_side_copy"].removeprefix("from ")
+        damaged = earlier.folder  # only files of a server-side batch get here, and those came from `earlier`
         job.result.alert("WARNING", f"{len(bad.paths)} files copied on the server from {damaged} did not match the "
                                     f"source and were uploaded again: {sealed_folder.names(bad.paths)}. {damaged} "
                                     f"is damaged: check it with `doit run verify:{job.backup.name} "

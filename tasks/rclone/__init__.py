@@ -184,7 +184,7 @@ class Rclone(Transfers):
         A local folder needs no asking: rclone's local backend has every hash and no server-side copy."""
         if is_local(path):
             return LOCAL_FEATURES
-        key = (self.settings, root_of(path))
+        key = self._remote_key(path)
         if key not in _FEATURES:
             result = self._run("backend", "features", root_of(path), *self.settings.flags)
             if result.returncode != 0:
@@ -201,6 +201,9 @@ class Rclone(Transfers):
 
     def copy_failed(self, path: str) -> None:
         """The remote of `path` claimed server-side copy but did not do it: for the rest of the run, upload."""
-        key = (self.settings, root_of(path))
-        _FEATURES[key] = dataclasses.replace(self.features(path), copy=False)
+        _FEATURES[self._remote_key(path)] = dataclasses.replace(self.features(path), copy=False)
+
+    def _remote_key(self, path: str) -> tuple:
+        """What the run's answers about a remote are kept under: this rclone's settings and the remote."""
+        return (self.settings, root_of(path))
 
