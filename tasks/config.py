@@ -24,7 +24,7 @@ from tasks.keyring_store import KeyringSettings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
-__all__ = ["ConfigError", "Config", "Backup", "Notifications", "RcloneSettings", "RetentionPolicy", "load", "read"]
+__all__ = ["ConfigError", "Config", "Backup", "Destination", "Notifications", "RcloneSettings", "RetentionPolicy", "load", "read"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,25 +43,70 @@ class RetentionPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class Destination:
+    """Where a backup's copies go (`rclone_path`, or an item of `destinations`), with the settings each
+    destination may have of its own (absent: the backup's)."""
+
+    rclone_path: str
+    min_free_gb: float
+    verify: str
+    server_side_copy: str
+    retention: RetentionPolicy
+    rclone: RcloneSettings
+
+
+@dataclasses.dataclass(frozen=True)
 class Backup:
-    """One entry of `backup_copy_list`, with every default filled in from the schema."""
+    """One entry of `backup_copy_list`, with every default filled in from the schema, seen at one of its
+    destinations (`index`, the first unless tasks.destinations picks another): `rclone_path`, `verify` … are that
+    destination's, so every step that works on one destination reads them as if it were the only one."""
 
     name: str
     source_dir: Path
-    rclone_path: str
+    destinations: tuple[Destination, ...]
+    mode: str
+    delete_source_after_archive: bool
     max_size_mb: float
     max_files: int
     days: int
-    retention: RetentionPolicy
-    min_free_gb: float
     exclude: tuple[str, ...]
     exclude_if_present: tuple[str, ...]
-    rclone: RcloneSettings
-    verify: str
-    server_side_copy: str
     drill_every_days: int
     drill_files: int
     drill_max_mb: float
+    index: int = 0
+
+    @property
+    def destination(self) -> Destination:
+        return self.destinations[self.index]
+
+    @property
+    def rclone_path(self) -> str:
+        return self.destination.rclone_path
+
+    @property
+    def min_free_gb(self) -> float:
+        return self.destination.min_free_gb
+
+    @property
+    def verify(self) -> str:
+        return self.destination.verify
+
+    @property
+    def server_side_copy(self) -> str:
+        return self.destination.server_side_copy
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        return self.destination.retention
+
+    @property
+    def rclone(self) -> RcloneSettings:
+        return self.destination.rclone
+
+    def at(self, index: int) -> "Backup":
+        """This backup seen at its destination number `index` (0: the first)."""
+        return dataclasses.replace(self, index=index)
 
     @property
     def max_bytes(self) -> int:
@@ -193,23 +238,38 @@ def _plain(number: float) -> float:
     return int(number) if float(number).is_integer() else number
 
 
+def _destinations(settings: dict, entry: dict) -> tuple[Destination, ...]:
+    """The entry's destinations: each `destinations` item over the entry's own keys, or its `rclone_path`."""
+    backup_rclone = _rclone_settings(settings["rclone"], entry["rclone"])
+    items = entry.get("destinations") or [{"rclone_path": entry["rclone_path"]}]
+    return tuple(
+        Destination(
+            rclone_path=_destination(item["rclone_path"]),
+            min_free_gb=_plain(item.get("min_free_gb", entry.get("min_free_gb", settings["min_free_gb"]))),
+            verify=item.get("verify", entry["verify"]),
+            server_side_copy=item.get("server_side_copy", entry["server_side_copy"]),
+            retention=RetentionPolicy(**{field: item.get(key, entry[key]) for field, key in (
+                ("last", "retention"), ("days", "retention_days"), ("weeks", "retention_weeks"),
+                ("months", "retention_months"))}),
+            rclone=_rclone_settings(dataclasses.asdict(backup_rclone), item.get("rclone", {})),
+        )
+        for item in items
+    )
+
+
 def _backups(settings: dict) -> tuple[Backup, ...]:
     return tuple(
         Backup(
             name=entry["name"],
             source_dir=project_path(entry["source_dir"]),
-            rclone_path=_destination(entry["rclone_path"]),
+            destinations=_destinations(settings, entry),
+            mode=entry["mode"],
+            delete_source_after_archive=entry["delete_source_after_archive"],
             max_size_mb=_plain(entry["max_size_mb"]),
             max_files=entry["max_files"],
             days=entry["days"] or 0,
-            retention=RetentionPolicy(last=entry["retention"], days=entry["retention_days"],
-                                      weeks=entry["retention_weeks"], months=entry["retention_months"]),
-            min_free_gb=_plain(entry.get("min_free_gb", settings["min_free_gb"])),
             exclude=tuple(entry["exclude"]),
             exclude_if_present=tuple(entry["exclude_if_present"]),
-            rclone=_rclone_settings(settings["rclone"], entry["rclone"]),
-            verify=entry["verify"],
-            server_side_copy=entry["server_side_copy"],
             drill_every_days=entry["drill_every_days"],
             drill_files=entry["drill_files"],
             drill_max_mb=_plain(entry["drill_max_mb"]),

@@ -17,12 +17,7 @@ def untrusted(document: dict) -> list[tuple[validation.Position, str]]:
     """The files named in the config that the job would run or trust although another user could change them:
     each rclone.binary and rclone.config (a problem of the backups that use it) and the SMTP CA file (of the
     notifications). The default rclone, beside the interpreter that runs this code, is as safe as the code."""
-    general = document.get("rclone")
-    wanted = [(("rclone",), general)]
-    entries = document.get(validation.BACKUPS)
-    wanted += [((validation.BACKUPS, index, "rclone"), entry.get("rclone"))
-               for index, entry in enumerate(entries if isinstance(entries, list) else ())
-               if isinstance(entry, dict)]
+    wanted = [(("rclone",), document.get("rclone")), *_in_entries(document, "rclone")]
     found = []
     for position, settings in wanted:
         settings = settings if isinstance(settings, dict) else {}
@@ -41,6 +36,19 @@ def untrusted(document: dict) -> list[tuple[validation.Position, str]]:
         found += [(("notifications", "smtp", "ca_file"), problem)
                   for problem in file_safety.problems(project_path(ca_file), "smtp.ca_file")]
     return found
+
+
+def _in_entries(document: dict, key: str) -> list[tuple[validation.Position, object]]:
+    """(position, value) of `key` in every backup entry and every item of its `destinations`, where present."""
+    entries = document.get(validation.BACKUPS)
+    sections = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        items = entry.get("destinations") if isinstance(entry, dict) else None
+        sections += [((validation.BACKUPS, index), entry)] + [
+            ((validation.BACKUPS, index, "destinations", number), item)
+            for number, item in enumerate(items if isinstance(items, list) else ())]
+    return [((*position, key), section[key]) for position, section in sections
+            if isinstance(section, dict) and key in section]
 
 
 def _program(binary: str) -> str | None:
@@ -62,13 +70,8 @@ def exposed_passwords(path: Path, document: dict) -> list[str]:
         return []
     if not mode & (stat.S_IRGRP | stat.S_IROTH):
         return []
-    entries = document.get(validation.BACKUPS)
-    candidates = [((validation.BACKUPS, index, "rclone_path"), entry.get("rclone_path"))
-                  for index, entry in enumerate(entries if isinstance(entries, list) else ())
-                  if isinstance(entry, dict)]
-    rclone_sections = [(("rclone",), document.get("rclone"))] + [
-        ((validation.BACKUPS, index, "rclone"), entry.get("rclone"))
-        for index, entry in enumerate(entries if isinstance(entries, list) else ()) if isinstance(entry, dict)]
+    candidates = _in_entries(document, "rclone_path")
+    rclone_sections = [(("rclone",), document.get("rclone")), *_in_entries(document, "rclone")]
     for position, section in rclone_sections:
         flags = section.get("flags") if isinstance(section, dict) else None
         candidates += [((*position, "flags"), flag) for flag in (flags if isinstance(flags, list) else ())]

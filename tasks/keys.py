@@ -25,8 +25,10 @@ def _as_word(allowed: list) -> Callable:
     return coerce
 
 
-def key(type: str | list[str], doc: str, *, example=_ABSENT, default=_ABSENT, **rules) -> dict:
+def key(type: str | list[str], doc: str, *, example=_ABSENT, default=_ABSENT, instead_of: str | None = None,
+        **rules) -> dict:
     """Cerberus rules for one key; `doc` (one line) and `example` go under `meta`, which Cerberus ignores.
+    `instead_of`: the key this one replaces (the example config shows this one commented out).
 
     `example` is a value worth setting in a fresh config; keys without one are shown with their default. A key
     that takes words (`allowed`) takes them unquoted too, as the docs write them: see `_as_word`.
@@ -35,6 +37,8 @@ def key(type: str | list[str], doc: str, *, example=_ABSENT, default=_ABSENT, **
         extra = rules.get("coerce", [])
         rules["coerce"] = [_as_word(rules["allowed"]), *(extra if isinstance(extra, list) else [extra])]
     meta = {"doc": doc} if example is _ABSENT else {"doc": doc, "example": example}
+    if instead_of:
+        meta["instead_of"] = instead_of
     declared = {"type": type, **rules, "meta": meta}
     if default is not _ABSENT:
         declared["default"] = default

@@ -54,8 +54,24 @@ BACKUP_SCHEMA = {
                                 "relative to the project folder.",
                       example="/mnt/usb1/backups/contabo1", required=True, empty=False),
     "rclone_path": key("string", "Destination: `remote:path` of a configured rclone remote, "
-                                 "`:backend,option=value:path`, or a local folder that must already exist.",
-                       example="onedrive:offsite", required=True, empty=False, check_with="rclone_path"),
+                                 "`:backend,option=value:path`, or a local folder that must already exist. "
+                                 "Required unless `destinations` is given.",
+                       example="onedrive:offsite", empty=False, check_with="rclone_path"),
+    "destinations": key("list", "Several destinations instead of `rclone_path`: each item has its `rclone_path` "
+                                "and may set its own `min_free_gb`, `verify`, `server_side_copy`, `rclone` and "
+                                "retention keys (absent: the backup's). The source is selected and hashed once; "
+                                "each destination is checked, copied, verified, sealed and pruned on its own.",
+                        example=[{"rclone_path": "onedrive:offsite"},
+                                 {"rclone_path": "storagebox:offsite", "min_free_gb": 20, "retention": 7}],
+                        minlength=1,
+                        schema={"type": "dict"}, instead_of="rclone_path"),  # items: DESTINATION_SCHEMA
+    "mode": key("string", "`dated`: each run copies into a new `<name>_YYYY-MM-DD` folder, pruned by retention; "
+                          "`archive`: cold storage, each file copied once into `<rclone_path>/<its path>`, proven by "
+                          "sha256 and listed in ARCHIVE-SHA256SUMS there, never deleted by the tool.",
+                default="dated", allowed=["dated", "archive"]),
+    "delete_source_after_archive": key("boolean", "With `mode: archive`: delete each source file once its copy on "
+                                                  "every destination was proven by sha256 in this run (never on a "
+                                                  "dry run or when any destination failed).", default=False),
     "max_size_mb": key("number", "Refuse the copy (ERROR alert) when the selected files total more than this many "
                                  "MiB (1 MiB = 1,048,576 bytes).", default=1024, min=1),
     "max_files": key("integer", "Refuse the copy (ERROR alert) when more than this many files are selected; "
@@ -95,6 +111,20 @@ BACKUP_SCHEMA = {
                           "ones, its `flags` come after the global flags.",
                   example={"flags": ["--onedrive-chunk-size", "10M"]}, default={}, schema=RCLONE_SCHEMA),
 }
+
+#: The keys a destination may set for itself; absent, it has the backup's.
+DESTINATION_KEYS = ("rclone_path", "min_free_gb", "verify", "server_side_copy", "retention", "retention_days",
+                    "retention_weeks", "retention_months", "rclone")
+
+
+def _own(rules: dict) -> dict:
+    """A backup key's rules for a destination item: no default (absent means the backup's value)."""
+    return {name: value for name, value in rules.items() if name != "default"}
+
+
+DESTINATION_SCHEMA = {name: _own(BACKUP_SCHEMA[name]) for name in DESTINATION_KEYS}
+DESTINATION_SCHEMA["rclone_path"] = {**DESTINATION_SCHEMA["rclone_path"], "required": True}
+BACKUP_SCHEMA["destinations"]["schema"]["schema"] = DESTINATION_SCHEMA
 
 
 def _channel_doc(module) -> str:

@@ -103,6 +103,7 @@ def problems(document: dict) -> tuple[list[tuple[Position, str]], dict]:
     validator = Validator(schema.SCHEMA)
     validator.validate(document)
     return (_flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
+            + _destination_forms(document.get(BACKUPS)) + _archive_rules(document.get(BACKUPS))
             + _exposed_credentials(document.get("notifications"))), validator.document
 
 
@@ -195,6 +196,41 @@ def _exposed_credentials(notifications) -> list[tuple[Position, str]]:
             found.append((("notifications", "smtp", "security"),
                           f"`none` would send the password of `username` unencrypted to {host}: use starttls or ssl "
                           "(none only to a relay on this machine: localhost, 127.0.0.1, ::1)"))
+    return found
+
+
+def _destination_forms(entries) -> list[tuple[Position, str]]:
+    """Each entry names its destination one way: `rclone_path` (one) or `destinations` (several)."""
+    found = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        given = [key for key in ("rclone_path", "destinations") if isinstance(entry, dict) and key in entry]
+        if len(given) != 1:
+            found.append(((BACKUPS, index), "give either `rclone_path` (one destination) or `destinations` "
+                                            "(several), not both" if given else
+                          "no destination: give `rclone_path` (one destination) or `destinations` (several)"))
+    return found
+
+
+RETENTION_KEYS = ("retention", "retention_days", "retention_weeks", "retention_months")
+
+
+def _archive_rules(entries) -> list[tuple[Position, str]]:
+    """An archive is never pruned and only an archive deletes source files: keys that say otherwise are mistakes."""
+    found = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("mode") != "archive":
+            if entry.get("delete_source_after_archive"):
+                found.append(((BACKUPS, index, "delete_source_after_archive"),
+                              "only with `mode: archive`: a dated backup never deletes source files"))
+            continue
+        items = entry.get("destinations")
+        places = [((BACKUPS, index), entry)] + [((BACKUPS, index, "destinations", number), item) for number, item
+                                                in enumerate(items if isinstance(items, list) else ())]
+        found += [((*position, name), "`mode: archive` never deletes from the destination: remove this key")
+                  for position, section in places if isinstance(section, dict)
+                  for name in RETENTION_KEYS if name in section]
     return found
 
 

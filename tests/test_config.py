@@ -72,7 +72,7 @@ def test_relative_local_paths_are_relative_to_the_project_and_remotes_stay_as_wr
     ({}, "backup_copy_list: required field"),
     ({"backup_copy_list": []}, "backup_copy_list: min length is 1"),
     ({"backup_copy_list": [GOOD_BACKUP, {"name": "b", "source_dir": "/x"}]},
-     "backup_copy_list[1] (b).rclone_path: required field"),
+     "backup_copy_list[1] (b): no destination: give `rclone_path` (one destination) or `destinations`"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "retension": 3}]}, "backup_copy_list[0] (web1).retension: unknown field"),
     ({"emails": ["a@b.c"], "backup_copy_list": [GOOD_BACKUP]}, "emails: unknown field"),
     ({"backup_copy_list": [{**GOOD_BACKUP, "max_size_mb": -5}]},

@@ -53,6 +53,9 @@ def test_the_word_valued_keys_include_those_new_users_tripped_over():
 def test_every_allowed_word_loads_unquoted_as_the_docs_write_it(tmp_path, position, word):
     """YAML 1.1 reads a bare off/on/yes/no as a boolean: `verify: off` must still mean `off`."""
     document = yaml.safe_load(yaml.safe_dump(BASE))
+    if "destinations" in position:  # the entry's one destination as an item of `destinations`
+        entry = document["backup_copy_list"][0]
+        entry["destinations"] = [{"rclone_path": entry.pop("rclone_path")}]
     parent = at(document, position[:-1])
     parent[position[-1]] = PLACEHOLDER
     text = yaml.safe_dump(document).replace(PLACEHOLDER, word)
@@ -105,9 +108,8 @@ def test_a_problem_names_the_backup_and_what_the_key_means(tmp_path):
     assert ("backup_copy_list[2] (contabo1).days: min value is 0 (copy only files modified in the last `days` × 24 "
             "hours; 0, empty or absent: all files; e.g. 1)") in found.problems
     # an entry without a name keeps its position only; an example shows what to write
-    assert ('backup_copy_list[3].rclone_path: required field (destination: `remote:path` of a configured rclone '
-            'remote, `:backend,option=value:path`, or a local folder that must already exist; e.g. '
-            '"onedrive:offsite")') in found.problems
+    assert ('backup_copy_list[3]: no destination: give `rclone_path` (one destination) or `destinations` '
+            '(several)') in found.problems
 
 
 def test_a_key_the_schema_does_not_know_gets_no_made_up_hint(tmp_path):
