@@ -6,7 +6,7 @@
     doit dry_run=1                select, size and report; copy and delete nothing
     doit config=PATH ...          use another config file (its folder holds the run state)
     doit verify                   check the newest complete folder of every backup against its SHA256SUMS
-    doit run restore:NAME target=/path [date=YYYY-MM-DD]   download a dated folder and check it
+    doit run restore:NAME target=/path [date=YYYY-MM-DD] [dest=N]   download a dated folder and check it
     doit secret_set name=NAME     store an API key or token in the encrypted keyring (asked for, never shown)
 
 Where the work is: tasks/kinds.py lists how task kinds are declared, tasks/actions/ holds them (one module per
@@ -18,7 +18,7 @@ import doit
 from tasks import graph
 
 PLAN = graph.plan({name: doit.get_var(name) for name in ("config", "dry_run", "date", "target", "overwrite",
-                                                         "name")})
+                                                         "name", "dest")})
 DOIT_CONFIG = PLAN.doit_config
 
 

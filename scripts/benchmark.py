@@ -9,7 +9,8 @@ Sections (--only): selection (200,000 files against find, worst ratio of the rep
 memory (peak RSS of the selection over 1,000,000 files), list (doit list, 100 backups), full (25,000 files /
 200 MiB to a local folder, verify checksum and off, against rclone copy + check and rclone copy), day2 (an
 unchanged 200 MiB source to S3 on day 2 against uploading it, --bwlimit), fixed (what one more backup costs, and
-the rclone processes it starts), parallel (4 bandwidth-limited backups, doit -n 4 against serial).
+the rclone processes it starts), parallel (4 bandwidth-limited backups, doit -n 4 against serial), destinations
+(one backup to 3 destinations side by side against one after the other, and against 3 backups of one source).
 
 Builds its own trees under --work (kept between runs, so a second run skips building), prints one table of
 medians and ratios, and writes it below `<!-- results -->` of --out (docs/performance.md). Not a test: timings
@@ -288,6 +289,39 @@ def parallel(work: Path, repeat: int) -> None:
         threads <= 0.4 * serial)
 
 
+def destinations(work: Path, repeat: int) -> None:
+    """One backup to three destinations: side by side (parallel_destinations: 3) against one after the other,
+    each bandwidth-limited; and the source walked and hashed once against three backups of it."""
+    folder = work / "destinations"
+    source = folder / "src"
+    if not source.exists():
+        make = random.Random(7)
+        source.mkdir(parents=True)
+        for f in range(20):
+            (source / f"f{f}.bin").write_bytes(make.randbytes(100_000))
+    targets = [folder / f"dst{n}" for n in range(3)]
+    slow = [{"rclone_path": str(target), "rclone": {"flags": ["--bwlimit", "1M"]}} for target in targets]
+    configs = {workers: write_config(folder / f"config-{workers}.yaml", [
+        {"name": "d", "source_dir": str(source), "destinations": slow}], parallel_destinations=workers)
+        for workers in (1, 3)}
+    times = timed({"one after the other": doit(configs[1]), "side by side": doit(configs[3])}, repeat,
+                  before=lambda _: fresh(*targets))
+    serial, side = medians(times, "one after the other", "side by side")
+    row("one backup to 3 bandwidth-limited destinations, parallel_destinations 3 vs 1", side, "1 at a time",
+        serial, "<= 0.5", side <= 0.5 * serial)
+    tree = build_tree(work / "destinations-tree", 5_000, (KIB, 64 * KIB), seed=8)
+    one = write_config(folder / "one.yaml", [{"name": "d", "source_dir": str(tree), "max_size_mb": 100_000,
+                                              "destinations": [{"rclone_path": str(t)} for t in targets]}],
+                       parallel_destinations=3)
+    three = write_config(folder / "three.yaml", [{"name": f"d{n}", "source_dir": str(tree), "max_size_mb": 100_000,
+                                                  "rclone_path": str(t)} for n, t in enumerate(targets)])
+    times = timed({"one backup": doit(one), "three backups": doit(three, "-n", "3")}, repeat,
+                  before=lambda _: fresh(*targets))
+    ours, reference = medians(times, "one backup", "three backups")
+    row("5k files to 3 local destinations: one backup (hashed once) vs 3 backups (doit -n 3)", ours,
+        "3 backups", reference, "<= 1.0", ours <= reference)
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -307,7 +341,7 @@ def main() -> None:
     parser.add_argument("--full-files", type=int, default=25_000, help="files of the full run (8 KiB on average)")
     parser.add_argument("--day2-files", type=int, default=2_000, help="files of the day-2 run (100 KiB each)")
     parser.add_argument("--bwlimit", default="5M", help="rclone --bwlimit of the day-2 run")
-    parser.add_argument("--only", default="selection,memory,list,full,day2,fixed,parallel")
+    parser.add_argument("--only", default="selection,memory,list,full,day2,fixed,parallel,destinations")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "performance.md")
     options = parser.parse_args()
     options.work.mkdir(parents=True, exist_ok=True)
@@ -323,6 +357,7 @@ def main() -> None:
         "day2": lambda: day2(work, fewer, options.day2_files, options.bwlimit),
         "fixed": lambda: fixed_cost(work, repeat),
         "parallel": lambda: parallel(work, fewer),
+        "destinations": lambda: destinations(work, fewer),
     }
     unknown = set(chosen) - set(sections)
     if unknown:

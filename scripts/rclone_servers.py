@@ -85,6 +85,16 @@ class RcloneServer:
         return self.rclone_config
 
 
+def combined_config(path: Path, servers: dict[str, RcloneServer]) -> Path:
+    """One rclone.conf naming each server's remote by its key (several destinations of one backup), from each
+    server's own written config (its `offsite` section)."""
+    sections = [server.rclone_config.read_text().replace("[offsite]", f"[{name}]", 1)
+                for name, server in servers.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(sections))
+    return path
+
+
 def serve(kind: str, folder: Path) -> RcloneServer:
     """A started server of `kind` over `folder`/KIND-root, its rclone.conf in `folder`/KIND-rclone."""
     server = RcloneServer(kind, folder / f"{kind}-root", folder / f"{kind}-rclone")

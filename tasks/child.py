@@ -3,6 +3,7 @@
     probe   is the source a readable, non-empty folder?
     select  walk the source and write the file list
     hash    sha256 of every listed file, exactly as the walk saw it, written to a sums file
+    delete_archived   delete the listed files whose content still has the sha256 their archived copies have
 
 The heartbeats of `select` and `hash` carry how far they got, for the parent to show a person on a terminal.
 """
@@ -92,14 +93,17 @@ def hash_files(payload: dict) -> dict:
         counted()
         heartbeat()
 
-    second = payload.get("second")
     hashed, problems = integrity.hash_listed(Path(payload["source"]), Path(payload["list_file"]),
                                              Path(payload["sums_file"]), progress=progress,
-                                             second=(second[0], Path(second[1])) if second else None)
+                                             also={kind: Path(path) for kind, path in payload.get("also", {}).items()})
     return {"hashed": hashed, "problems": problems}
 
 
-WORK = {"probe": probe, "select": select, "hash": hash_files}
+def delete_archived(payload: dict) -> dict:
+    return integrity.delete_if_unchanged(Path(payload["source"]), Path(payload["sums_file"]), progress=Heartbeat())
+
+
+WORK = {"probe": probe, "select": select, "hash": hash_files, "delete_archived": delete_archived}
 
 if __name__ == "__main__":
     reply(WORK[sys.argv[1]](json.loads(sys.argv[2])))

@@ -24,7 +24,8 @@ from tasks.keyring_store import KeyringSettings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
-__all__ = ["ConfigError", "Config", "Backup", "Destination", "Notifications", "RcloneSettings", "RetentionPolicy", "load", "read"]
+__all__ = ["ConfigError", "Config", "Backup", "Destination", "Notifications", "RcloneSettings", "RetentionPolicy",
+           "load", "read"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +136,7 @@ class Config:
     stall_timeout_seconds: int
     run_timeout_hours: float
     lock_wait_seconds: int
+    parallel_destinations: int
     backups: tuple[Backup, ...]             # the entries no problem touches
     notifications: Notifications | None     # None: a problem touches them, nothing can be sent
     problems: tuple[str, ...] = ()          # `place: message`, or one message when the file cannot be read
@@ -191,6 +193,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         stall_timeout_seconds=settings["stall_timeout_seconds"],
         run_timeout_hours=settings["run_timeout_hours"],
         lock_wait_seconds=settings["lock_wait_seconds"],
+        parallel_destinations=settings["parallel_destinations"],
         backups=backups,
         notifications=notifications,
         problems=tuple(validation.described(found, document)),
@@ -207,7 +210,8 @@ def _nothing_usable(path: Path, *problems: str) -> Config:
                   check_timeout_seconds=defaults["check_timeout_seconds"],
                   stall_timeout_seconds=defaults["stall_timeout_seconds"],
                   run_timeout_hours=defaults["run_timeout_hours"],
-                  lock_wait_seconds=defaults["lock_wait_seconds"], backups=(), notifications=None,
+                  lock_wait_seconds=defaults["lock_wait_seconds"],
+                  parallel_destinations=defaults["parallel_destinations"], backups=(), notifications=None,
                   problems=problems)
 
 

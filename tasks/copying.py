@@ -7,18 +7,20 @@ the rest of the run: its later backups upload without asking it again, and the w
 
 import dataclasses
 
-from tasks import progress, reuse
+from tasks import destinations, progress, reuse
 from tasks import rclone as rc
 from tasks.job import Job, Stop
 from tasks.summary import format_bytes
 
 
-def copy_batches(job: Job, folder: str, batches: list[reuse.Batch], files: int) -> rc.CopyOutcome:
-    """Copy every batch into `folder`; Stop unless rclone copied or found identical each of the `files` listed."""
+def copy_batches(job: Job, folder: str, batches: list[reuse.Batch], files: int, keep_existing: bool = False
+                 ) -> rc.CopyOutcome:
+    """Copy every batch into `folder`; Stop unless rclone copied or found identical each of the `files` listed.
+    `keep_existing`: never replace a file there (an archive)."""
     destination = rc.redact(folder)
     job.log.info("copying %d files (%s) from %s to %s", files, format_bytes(sum(b.bytes for b in batches)),
                  job.backup.source_dir, destination)
-    outcomes = [_copy_batch(job, folder, batch, number) for number, batch in enumerate(batches)]
+    outcomes = [_copy_batch(job, folder, batch, number, keep_existing) for number, batch in enumerate(batches)]
     outcome = _combined(outcomes)
     job.result.metrics.update(copied=outcome.copied, identical=outcome.identical, transferred_bytes=outcome.bytes,
                               uploaded_bytes=outcome.uploaded_bytes, server_side_bytes=outcome.server_side_bytes,
@@ -43,9 +45,9 @@ def upload_again(job: Job, folder: str, batch: reuse.Batch) -> None:
                    server_side_files=max(metrics.get("server_side_files", 0) - outcome.copied, 0))
 
 
-def _copy_batch(job: Job, folder: str, batch: reuse.Batch, number: int) -> rc.CopyOutcome:
+def _copy_batch(job: Job, folder: str, batch: reuse.Batch, number: int, keep_existing: bool) -> rc.CopyOutcome:
     """One batch; a server-side batch the remote did not copy on the server is uploaded (and the remote marked)."""
-    outcome = _run(job, folder, batch, number)
+    outcome = _run(job, folder, batch, number, keep_existing)
     if not batch.copy_dest:
         return _require_success(job, outcome)
     if outcome.returncode in (rc.MAX_TRANSFER_REACHED, rc.STOPPED):  # not the server's doing: no second try
@@ -70,16 +72,19 @@ def _give_up_server_side(job: Job, why: str) -> None:
                                 "this run uploads every file there")
 
 
-def _run(job: Job, folder: str, batch: reuse.Batch, number: int | str) -> rc.CopyOutcome:
-    list_file = batch.list_file or job.state_file(f"files.{number}")
+def _run(job: Job, folder: str, batch: reuse.Batch, number: int | str, keep_existing: bool = False
+         ) -> rc.CopyOutcome:
+    list_file = batch.list_file or job.destination_file(f"files.{number}")
     if not batch.list_file:
         list_file.write_text("".join(f"{path}\n" for path in batch.paths), encoding="utf-8",
                              errors="surrogateescape")
     try:
-        with progress.of(job).showing("copying") as show:
+        verb = f"copying to {destinations.where(job.backup)}" if destinations.several(job.backup) else "copying"
+        with progress.of(job).showing(verb) as show:
             return job.rclone.copy(job.backup.source_dir, folder, list_file, job.log, max_bytes=batch.bytes,
-                                   progress=lambda stats: show(progress.transferring("copying", stats)),
-                                   copy_dest=batch.copy_dest, no_check_dest=batch.no_check_dest)
+                                   progress=lambda stats: show(progress.transferring(verb, stats)),
+                                   copy_dest=batch.copy_dest, no_check_dest=batch.no_check_dest,
+                                   ignore_existing=keep_existing)
     except rc.RcloneError as error:
         raise Stop("ERROR", f"copy to {rc.redact(folder)} could not start: {error}") from None
 
@@ -106,7 +111,7 @@ def _not_there(job: Job, folder: str) -> str:
     over; empty when the comparison cannot tell."""
     try:
         outcome = job.rclone.check(job.backup.source_dir, folder, job.state_file("files"), False,
-                                   job.state_file("check"))
+                                   job.destination_file("check"))
     except rc.RcloneError:
         return ""
     return f"; not at the destination: {rc.first_names(list(outcome.missing), outcome.missing_count)}" \

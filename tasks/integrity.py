@@ -15,6 +15,7 @@ from pathlib import Path
 from tasks import selection
 
 SUMS_NAME, HMAC_NAME = selection.RESERVED_NAMES
+ARCHIVE_NAME = "ARCHIVE-SHA256SUMS"  # an archive's manifest (tasks.archive)
 CHUNK = 1024 * 1024
 
 #: Opening inside a source others can write: never through a symbolic link, never blocking on a FIFO.
@@ -44,11 +45,11 @@ SECOND_HASHES = ("md5", "sha1")
 
 
 def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda: None,
-                second: tuple[str, Path] | None = None) -> tuple[int, list[str]]:
+                also: dict[str, Path] | None = None) -> tuple[int, list[str]]:
     """Write the sha256 of each file named in `file_list` to `sums_file` (SHA256SUMS format, streamed: memory
     stays flat); return how many were hashed, and the files that are not as the walk saw them (named).
-    `second`: (md5 or sha1, its sums file), computed in the same read, for a remote that offers only that hash:
-    the copy is then checked against the very content that was sealed.
+    `also`: md5 and/or sha1 -> its sums file, computed in the same read, for destinations that offer only that
+    hash: their copies are then checked against the very content that was sealed.
 
     Others can write the source: a listed file may since be a link to /dev/zero, a FIFO, or a bigger file. So each
     is opened from the source's descriptor without following links, must be the very file the walk recorded, and
@@ -59,10 +60,11 @@ def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda:
         folders = _SourceFolders(source)
     except OSError as error:
         return 0, [f"{selection.escaped(str(source))}: the source folder cannot be opened ({error.strerror})"]
-    kinds = ("sha256", second[0]) if second else ("sha256",)
-    with folders, open(sums_file, "w", encoding="utf-8", errors="surrogateescape") as sums, \
-            (open(second[1], "w", encoding="utf-8", errors="surrogateescape") if second
-             else contextlib.nullcontext()) as second_sums:
+    also = also or {}
+    kinds = ("sha256", *also)
+    with folders, contextlib.ExitStack() as files:
+        outputs = [files.enter_context(open(target, "w", encoding="utf-8", errors="surrogateescape"))
+                   for target in (sums_file, *also.values())]
         for path, walked in selection.listed(file_list):
             relative = os.fsdecode(path)
             try:
@@ -70,9 +72,8 @@ def hash_listed(source: Path, file_list: Path, sums_file: Path, progress=lambda:
             except NotAsListed as why:
                 problems.append(f"{selection.escaped(relative)}: {why}")
                 continue
-            sums.write(f"{digests[0]}  {relative}\n")
-            if second_sums:
-                second_sums.write(f"{digests[1]}  {relative}\n")
+            for output, digest in zip(outputs, digests, strict=True):
+                output.write(f"{digest}  {relative}\n")
             hashed += 1
     return hashed, problems
 
@@ -119,6 +120,60 @@ def _digests_of_descriptor(descriptor: int, size: int, kinds: tuple[str, ...], p
         remaining -= len(chunk)
         progress()
     return [digest.hexdigest() for digest in digests]
+
+
+READ_ONLY = "the source is read-only"
+
+
+def delete_if_unchanged(source: Path, sums_file: Path, progress=lambda: None) -> dict:
+    """Delete each file `sums_file` lists below `source` whose content still has the listed sha256: read through a
+    descriptor opened without following links, and unlinked by name from its folder's descriptor only while that
+    name still is the very file that was read, unchanged. {"deleted": [path], "kept": [[path, why]],
+    "read_only": whether the source is mounted read-only (then nothing is read)}."""
+    listed = parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
+    try:
+        folders = _SourceFolders(source)
+        read_only = bool(os.statvfs(source).f_flag & os.ST_RDONLY)
+    except OSError as error:
+        return {"deleted": [], "kept": [[path, f"the source cannot be opened ({error.strerror})"] for path in listed],
+                "read_only": False}
+    if read_only:
+        return {"deleted": [], "kept": [[path, READ_ONLY] for path in listed], "read_only": True}
+    deleted, kept = [], []
+    with folders:
+        for path, digest in listed.items():
+            parent, _, name = os.fsencode(path).rpartition(b"/")
+            try:
+                folder = folders.open(parent)
+                why = _unchanged(folder, name, digest, progress)
+                if why is None:
+                    os.unlink(name, dir_fd=folder)
+                    deleted.append(path)
+                    continue
+            except OSError as error:
+                why = READ_ONLY if error.errno == errno.EROFS else _OPEN_ERRORS.get(error.errno, error.strerror)
+            kept.append([path, why])
+    return {"deleted": deleted, "kept": kept, "read_only": any(why == READ_ONLY for _, why in kept)}
+
+
+def _unchanged(folder: int, name: bytes, digest: str, progress) -> str | None:
+    """None when `name` in `folder` is a regular file with sha256 `digest` and still the same file after it was
+    read; else why not."""
+    descriptor = os.open(name, _NO_SURPRISES, dir_fd=folder)
+    try:
+        before = os.fstat(descriptor)
+        if not stat.S_ISREG(before.st_mode):
+            return "no longer a regular file"
+        try:
+            now = _digests_of_descriptor(descriptor, before.st_size, ("sha256",), progress)[0]
+        except NotAsListed as why:
+            return str(why)
+        after = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    finally:
+        os.close(descriptor)
+    same = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) == \
+        (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns)
+    return None if now == digest and same else "changed since it was archived"
 
 
 class _SourceFolders:

@@ -32,6 +32,8 @@ class Run:
     target: str | None = None     # target=PATH for restore
     overwrite: bool = False       # overwrite=1 for restore
     name: str | None = None       # name=NAME for secret_set
+    destination: str | None = None  # dest=N or remote name for verify, restore and drill
+    parallel_destinations: int = 2  # destinations of one backup worked on at once
     deadline: float | None = None  # time.monotonic() at which whatever still runs is stopped, progress or not
 
     @property
@@ -87,6 +89,11 @@ class Job:
         """A private working file of this backup in the state folder, e.g. its frozen file list."""
         return self.run.lists_dir / f"{self.backup.name}.{suffix}"
 
+    def destination_file(self, suffix: str) -> Path:
+        """A private working file of this job's destination: a backup's destinations are worked on at once."""
+        index = self.backup.index
+        return self.state_file(suffix if index == 0 else f"{suffix}.dest{index + 1}")
+
 
 def record(kind: kinds.Kind, backup: Backup, run: Run) -> bool:
     """Do one kind of work on one backup and write its result file. Never fails in doit's sense: the verdict is in
@@ -131,7 +138,7 @@ def perform(job: Job, work) -> results.Result:
         job.log.exception("%s: stopped by an unexpected error", kinds.kind_of(job.result.task))
         job.result.alert("ERROR", _with_consequence(f"stopped by an unexpected error ({type(error).__name__}); "
                                                     "see the log", job.consequence))
-    job.result.duration_s = round(time.monotonic() - started, 3)
+    job.result.duration_s = round(job.result.duration_s + time.monotonic() - started, 3)  # steps add up
     return job.result
 
 

@@ -61,11 +61,14 @@ def _backups(summary: Summary) -> str:
         return ""
     pruned = "Would prune" if summary.dry_run else "Pruned"
     rows = "".join(
-        f"<tr>{_td(_badge(line.status))}{_td(f'<b>{e(backup_of(line.task))}</b>')}"
+        f"<tr>{_td(_badge(line.status))}{_td(name)}"
         f"{_td(e(_row_outcome(line, summary)))}{_td(e(line.newest_file or ''), NOWRAP)}"
-        f"{_td(e(line.destination if line.copied is not None or line.succeeded else ''))}"
+        f"{_td(e(line.destination if not line.destinations and (line.copied is not None or line.succeeded) else ''))}"
         f"{_td(e(', '.join(line.pruned)))}{_td(format_duration(line.duration_s), NOWRAP)}</tr>"
-        for line in summary.backups)
+        + (f"<tr><td></td><td colspan=\"6\">{e(render.deleted_words(line.deleted))}</td></tr>" if line.deleted else "")
+        for backup in summary.backups
+        for line, name in [(backup, f"<b>{e(backup_of(backup.task))}</b>"),
+                           *((sub, f"&#8627; at {e(sub.where)}") for sub in backup.destinations)])
     return ("<h3>Backups</h3>" + TABLE + _header("Status", "Backup", "Outcome", "Newest file", "Copy folder", pruned,
                                                   "Duration") + rows + "</table>")
 
@@ -73,6 +76,8 @@ def _backups(summary: Summary) -> str:
 def _row_outcome(line: Line, summary: Summary) -> str:
     """What the backup copied (or would have); a skip names the failed check; any other reason is an alert below,
     so the row points there instead of repeating it."""
+    if line.destinations:
+        return render.outcome(line, summary)
     words = render.copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run,
                               line.succeeded) + render.transfer_words(line) if line.files else ""
     if line.status == "skipped":

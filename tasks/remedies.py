@@ -114,6 +114,25 @@ REMEDIES = (
            r"cannot open the lock file",
            "`cannot open the lock file …: Read-only file system; this run did nothing`, exit 2",
            "make it writable (under systemd: add it to `ReadWritePaths=`)"),
+    Remedy("two hosts write the same backup (or archive) to one rclone_path", r"is also written by host",
+           "CRITICAL `… is also written by host OTHER (NAME.host-OTHER there)`; nothing copied or pruned at that "
+           "destination, the others go on", "give each host its own `rclone_path`; if this host replaced the other, "
+           "delete the other's marker file there"),
+    Remedy("one of several destinations fails", None,
+           "the backup FAILED with `2 of 3 destinations ok`, a line per destination and the failed one's alert "
+           "(`at box2:offsite: …`); the others are sealed and pruned as usual",
+           "fix what the failed destination's alert names"),
+    Remedy("an archived copy does not match its sha256 (a failed upload, a rotted file)",
+           r"did not match their sha256|no longer match their sha256|does not match its ARCHIVE-SHA256SUMS",
+           "ERROR naming the files; a failed upload is not listed in ARCHIVE-SHA256SUMS and is removed; no source "
+           "file is deleted", "rerun (a failed upload is tried again); for a rotted archived file, check the "
+           "destination and restore it from another destination"),
+    Remedy("archived source files cannot be deleted (read-only mount)", r"is read-only, so the",
+           "WARNING `source folder … is read-only, so the N archived files stay there`; the archive is complete",
+           "mount the source writable, or turn `delete_source_after_archive` off"),
+    Remedy("a destination of an archive failed", r"no source file deleted",
+           "WARNING `no source file deleted: the archive at … was not proven in this run`; every source file is kept",
+           "fix that destination; the next run proves every copy again and then deletes"),
     Remedy("log folder not writable, or its disk full", r"cannot (open|write) the log file",
            "`ERROR: cannot open/write the log file …` on stderr; the summary still printed; exit 1",
            "fix the log folder"),

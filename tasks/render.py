@@ -59,6 +59,10 @@ def text(summary: Summary) -> str:
     out = [f"{summary.title} (run started {summary.started})"]
     for line in summary.backups:
         out.append(f"  {line.status.upper():8} {backup_of(line.task)}: {outcome(line, summary)}")
+        out.extend(f"  {'':8}   {sub.status.upper():8} at {sub.where}: {outcome(sub, summary)}"
+                   for sub in line.destinations)
+        if line.deleted:
+            out.append(f"  {'':8}   {deleted_words(line.deleted)}")
     if not summary.backups:  # verify, restore, drill: the task's own lines
         out.extend(f"  {line.status.upper():8} {line.task}: {line.reason}" for line in summary.checks)
     problems = [alert for alert in summary.alerts if LEVELS.index(alert.level) >= WARNING_AND_UP]
@@ -145,8 +149,20 @@ def transfer_words(line: Line) -> str:
             "on the server")
 
 
+def deleted_words(deleted) -> str:
+    """`deleted from the source once archived: 3 files (1.2 MiB): a, b, c`, every name."""
+    size = format_bytes(sum(entry["size"] for entry in deleted))
+    return (f"deleted from the source once archived: {len(deleted)} files ({size}): "
+            + ", ".join(entry["path"] for entry in deleted))
+
+
 def outcome(line: Line, summary: Summary) -> str:
-    """A backup's line: what it copied (or would have), then why it failed, or where the copy went."""
+    """A backup's line: what it copied (or would have), then why it failed, or where the copy went; with several
+    destinations, how many were ok (each has a line of its own)."""
+    if line.destinations:
+        ok = sum(sub.succeeded for sub in line.destinations)
+        selected = f"; {line.files} files, {format_bytes(line.bytes)}, newest {line.newest_file}" if line.files else ""
+        return f"{ok} of {len(line.destinations)} destinations ok{selected}"
     words = copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run, line.succeeded) \
         if line.files else ""
     if not line.succeeded or not line.files:
@@ -163,7 +179,7 @@ def outcome(line: Line, summary: Summary) -> str:
 def own_reason(line: Line, summary: Summary) -> str:
     """The line's reason without a failed check's reason it quotes ("skipped because check_mounts:x failed: …"):
     that reason is shown once, in the check's alert."""
-    for check in summary.checks:
+    for check in (part for line in summary.checks for part in (line, *line.destinations)):
         quoted = f": {check.reason.rstrip('.')}"
         if not check.succeeded and check.reason and quoted in line.reason:
             return line.reason.replace(quoted, "", 1)

@@ -52,6 +52,7 @@ class Result:
     pruned: list[str] = dataclasses.field(default_factory=list)
     alerts: list[Alert] = dataclasses.field(default_factory=list)
     metrics: dict = dataclasses.field(default_factory=dict)
+    destinations: list[dict] = dataclasses.field(default_factory=list)  # each one's outcome, with several
 
     def alert(self, level: str, message: str, **metrics) -> None:
         """Record an alert; the status becomes at least as bad as the alert's level implies."""

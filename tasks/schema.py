@@ -161,6 +161,9 @@ SCHEMA = {
     "run_timeout_hours": key("number", "Hours after its start at which a run stops whatever is still going, progress "
                                        "or not (a source that never ends, e.g. a file swapped for /dev/zero); what "
                                        "was stopped fails and nothing is pruned.", default=23, min=0.01),
+    "parallel_destinations": key("integer", "Destinations of one backup copied at the same time (each its own "
+                                            "rclone); a slow one holds one worker, the others go on; 1: one after "
+                                            "the other.", default=2, min=1, max=16),
     "lock_wait_seconds": key("integer", "Seconds a run waits for an earlier run to finish before giving up; 0: gives "
                                         "up at once.", default=0, min=0),
     "rclone": key("dict", "rclone settings for every backup: `binary`, `config`, `flags`.",

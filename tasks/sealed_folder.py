@@ -1,4 +1,4 @@
-"""Reading a sealed dated folder without trusting the destination.
+"""Choosing and reading a sealed dated folder (or an archive) without trusting the destination.
 
 SHA256SUMS is read byte for byte and must match its SHA256SUMS.hmac under this host's key (tasks.host_key); a
 folder without one (sealed before host keys, on another host, or on a host that lost its key) is used with a
@@ -6,10 +6,12 @@ warning. Its entries must be plain paths inside the folder; only the files it li
 destination lacks is missing, and any other file there is named and left alone.
 """
 
+import dataclasses
+import datetime
 import tempfile
 from pathlib import Path
 
-from tasks import host_key, integrity
+from tasks import destinations, host_key, host_marker, integrity, retention
 from tasks import rclone as rc
 from tasks.job import Job, Stop
 
@@ -65,12 +67,17 @@ def read_sums(job: Job, folder: str, folder_path: str) -> tuple[bytes, dict[str,
     if unproven:
         job.result.alert("WARNING", f"{integrity.SUMS_NAME} of {folder} is not authenticated ({unproven}); its "
                                     "list is used as found")
+    require_plain_paths(sums, folder)
+    return exact, sums, unproven is None
+
+
+def require_plain_paths(sums: dict[str, str], folder: str, sums_name: str = integrity.SUMS_NAME) -> None:
+    """Stop when a checksum file names a path that is not a plain path inside its folder."""
     bad = [f"{shown(path)} ({why})" for path in sorted(sums) if (why := malformed(path))]
     if bad:
-        raise Stop("ERROR", f"{integrity.SUMS_NAME} of {folder} is malformed: {len(bad)} entries are not plain "
+        raise Stop("ERROR", f"{sums_name} of {folder} is malformed: {len(bad)} entries are not plain "
                             f"paths inside the folder: {names(bad, already_shown=True)}. This tool never writes "
                             "such entries: find out who changed the file", malformed=len(bad))
-    return exact, sums, unproven is None
 
 
 def malformed(path: str) -> str | None:
@@ -95,12 +102,17 @@ def at_destination(job: Job, folder: str, folder_path: str, sums: dict[str, str]
         else:
             found[path] = size
     listed = {_as_listed(path) for path in sums}
-    unlisted = sorted(name for name in present if name not in listed and name not in SEAL_NAMES)
+    unlisted = sorted(name for name in present if name not in listed and not _tool_file(name))
     if unlisted:
         job.result.alert("WARNING", f"{len(unlisted)} files in {folder} are not in {integrity.SUMS_NAME}, "
                                     f"{not_done}: {names(unlisted)}. This tool did not seal them: find out who "
                                     "put them there", unlisted=len(unlisted))
     return found, missing
+
+
+def _tool_file(name: str) -> bool:
+    """A file this tool writes itself: a seal, an archive's manifest, a host marker (tasks.host_marker)."""
+    return name in (*SEAL_NAMES, integrity.ARCHIVE_NAME) or ("/" not in name and host_marker.SEPARATOR in name)
 
 
 def _as_listed(path: str) -> str:
@@ -122,3 +134,95 @@ def names(found: list[str], already_shown: bool = False) -> str:
 
 def trust(authentic: bool) -> str:
     return "authenticated by this host's key" if authentic else "not authenticated"
+
+
+SHOWN_DATES = 5  # complete dates named when `date=` finds no folder
+
+
+def choose_folder(job: Job) -> str:
+    """`<name>_<date=>` if the command line gives a date, else the newest complete folder. It must be sealed.
+    A date in another format, or one without a complete folder, is refused with the dates that do exist, so the
+    next try can succeed."""
+    backup, rclone = job.backup, job.rclone
+    where = rc.redact(backup.rclone_path)
+    present, sealed, _ = rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
+    dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
+    newest = sorted(dated, key=dated.get, reverse=True)
+    existing = _dates_that_exist(backup.name, [dated[name] for name in newest], where)
+    if job.run.day:
+        if not _is_date(job.run.day):
+            raise Stop("ERROR", f"date={job.run.day} is not a date: give it as YYYY-MM-DD, e.g. "
+                                f"date={job.run.today.isoformat()}{existing}")
+        folder = f"{backup.name}_{job.run.day}"
+        if folder not in sealed:
+            raise Stop("ERROR", f"{folder} at {where} "
+                                + ("has no SHA256SUMS: its copy never completed" if folder in present
+                                   else "does not exist")
+                                + existing)
+        return folder
+    if not newest:
+        raise Stop("ERROR", f"no complete folder of {backup.name} at {where}")
+    return newest[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sealed:
+    """What verify, restore and a drill work on: a sealed dated folder, or an archive."""
+
+    folder: str             # its name in messages
+    path: str               # where it is
+    sums_name: str          # its checksum file
+    exact: bytes            # that file's bytes
+    sums: dict[str, str]    # its entries
+    authentic: bool         # proven by this host's key
+
+
+def sealed(job: Job) -> Sealed:
+    """The dated folder `choose_folder` picks, or the whole archive."""
+    if job.backup.mode == "archive":
+        return _archive(job)
+    folder = choose_folder(job)
+    path = rc.join(job.backup.rclone_path, folder)
+    exact, sums, authentic = read_sums(job, folder, path)
+    return Sealed(folder, path, integrity.SUMS_NAME, exact, sums, authentic)
+
+
+def _archive(job: Job) -> Sealed:
+    where = rc.redact(job.backup.rclone_path)
+    if job.run.day:
+        raise Stop("ERROR", f"{job.backup.name} is an archive: it has no dated folders, leave out date=")
+    text = job.rclone.read_text(rc.join(job.backup.rclone_path, integrity.ARCHIVE_NAME))
+    sums = integrity.parse(text or "")
+    if not sums:
+        raise Stop("ERROR", f"{integrity.ARCHIVE_NAME} at {where} is missing or empty: nothing archived there yet")
+    require_plain_paths(sums, f"the archive at {where}", integrity.ARCHIVE_NAME)
+    return Sealed(f"the archive at {where}", job.backup.rclone_path, integrity.ARCHIVE_NAME,
+                  text.encode("utf-8", "surrogateescape"), sums, authentic=False)
+
+
+def at_chosen_destination(work):
+    """`work` on the destination `dest=` names (tasks.destinations.pick), the first when not given."""
+    def at_destination(job: Job) -> None:
+        chosen = dataclasses.replace(job, backup=destinations.pick(job.backup, job.run.destination))
+        try:
+            work(chosen)
+        finally:
+            job.consequence = chosen.consequence
+    at_destination.__doc__ = work.__doc__
+    return at_destination
+
+
+def _dates_that_exist(backup: str, newest_first: list[datetime.date], where: str) -> str:
+    if not newest_first:
+        return f"; {backup} has no complete folder at {where}"
+    older = len(newest_first) - SHOWN_DATES
+    return (f"; complete folders of {backup}: " + ", ".join(day.isoformat() for day in newest_first[:SHOWN_DATES])
+            + (f" and {older} older" if older > 0 else ""))
+
+
+def _is_date(text: str) -> bool:
+    """Exactly YYYY-MM-DD and a real day (fromisoformat alone also takes `20261120` and week dates)."""
+    try:
+        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False

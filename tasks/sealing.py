@@ -73,9 +73,10 @@ def verify(job: Job, folder: str) -> bool:
     download = backup.verify == "download"
     try:
         kind = check_hash(job)
-        outcome = (job.rclone.checksum(sums_file(job, kind), folder, download, job.state_file("check"), kind)
+        outcome = (job.rclone.checksum(sums_file(job, kind), folder, download, job.destination_file("check"), kind)
                    if kind else
-                   job.rclone.check(backup.source_dir, folder, job.state_file("files"), False, job.state_file("check")))
+                   job.rclone.check(backup.source_dir, folder, job.state_file("files"), False,
+                                    job.destination_file("check")))
     except rc.RcloneError as error:
         raise Stop("ERROR", f"verification of {rc.redact(folder)} could not run: {error}") from None
     if not outcome.clean:
@@ -100,18 +101,19 @@ def seal(job: Job, folder: str, earlier_sums: str) -> bool:
     """Write SHA256SUMS.hmac, then SHA256SUMS last: from then on the folder counts as complete, and authenticated.
     The sums of an earlier run today are kept for the files this run did not copy again. True once written."""
     sums_file = job.state_file(integrity.SUMS_NAME)
-    if earlier_sums:
+    if earlier_sums:  # into a file of this destination's own: the source's sums serve every destination
         new = integrity.parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
         earlier = {path: digest for path, digest in integrity.parse(earlier_sums).items()
                    if not sealed_folder.malformed(path)}
         merged = {**earlier, **new}
+        sums_file = job.destination_file(f"sealed.{integrity.SUMS_NAME}")
         sums_file.write_text(integrity.render(merged), encoding="utf-8", errors="surrogateescape")
         job.result.metrics["sealed_files"] = len(merged)
     try:
         key = host_key.load_or_create(job.run.state_dir)
     except host_key.HostKeyError as error:
         raise Stop("ERROR", f"cannot seal {rc.redact(folder)}: {error}") from None
-    tag_file = job.state_file(integrity.HMAC_NAME)
+    tag_file = job.destination_file(integrity.HMAC_NAME)
     tag_file.write_bytes(host_key.tag(key, sums_file.read_bytes()))
     try:
         job.rclone.upload(tag_file, rc.join(folder, integrity.HMAC_NAME))

@@ -29,6 +29,9 @@ class Line:
     drill: dict | None = None      # the restore drill this run did: folder, files, bytes
     uploaded_bytes: int | None = None     # what crossed the network (None: not measured)
     server_side_bytes: int | None = None  # copied on the server from the newest sealed folder
+    where: str = ""                       # the destination this line is about, with several
+    destinations: tuple["Line", ...] = ()  # with several: each destination's own line
+    deleted: tuple[dict, ...] = ()        # source files deleted once archived: path, size, sha256, destinations
 
     @property
     def succeeded(self) -> bool:
@@ -74,12 +77,12 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
             lines.append(Line(task=task, status="failed", reason=message))
             alerts.append(Alert(level="ERROR", subject=task, message=message, time=clock.stamp()))
             continue
-        lines.append(Line(task=task, status=result.status, reason=result.reason, destination=result.destination,
-                          files=result.files, bytes=result.bytes, newest_file=result.newest_file,
-                          pruned=tuple(result.pruned), duration_s=result.duration_s,
-                          copied=result.metrics.get("copied"), identical=result.metrics.get("identical"),
-                          drill=result.metrics.get("drill"), uploaded_bytes=result.metrics.get("uploaded_bytes"),
-                          server_side_bytes=result.metrics.get("server_side_bytes")))
+        at_each = tuple(_line(task, result, entry["status"], entry["reason"], entry["destination"], entry["pruned"],
+                              entry["duration_s"], entry["metrics"], where=entry["where"])
+                        for entry in result.destinations)
+        lines.append(_line(task, result, result.status, result.reason, result.destination, result.pruned,
+                           result.duration_s, result.metrics, destinations=at_each,
+                           deleted=tuple(result.metrics.get("deleted_sources", ()))))
         facts = _facts(result)
         alerts.extend(dataclasses.replace(alert, metrics={**facts, **_age(facts, alert.time), **alert.metrics})
                       for alert in result.alerts)
@@ -90,6 +93,16 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
         checks=tuple(line for line in lines if kind_of(line.task) != "backup"),
         alerts=tuple(alerts),
     )
+
+
+def _line(task: str, result: Result, status: str, reason: str, destination: str, pruned, duration_s: float,
+          metrics: dict, **more) -> Line:
+    """A line of what the backup selected and what happened at a destination (or its only one)."""
+    return Line(task=task, status=status, reason=reason, destination=destination, files=result.files,
+                bytes=result.bytes, newest_file=result.newest_file, pruned=tuple(pruned), duration_s=duration_s,
+                copied=metrics.get("copied"), identical=metrics.get("identical"), drill=metrics.get("drill"),
+                uploaded_bytes=metrics.get("uploaded_bytes"), server_side_bytes=metrics.get("server_side_bytes"),
+                **more)
 
 
 #: Measurements of a task that every alert of it carries, so an alert says what was at stake.

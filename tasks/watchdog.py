@@ -36,6 +36,13 @@ class DeadlineReached(Stalled):
     def __init__(self, message: str = TIME_LIMIT):
         super().__init__(message)
 
+
+def why_stopped(error: Stalled, source: str, doing: str) -> str:
+    """`source was still being read when the run reached its time limit`, or that it stopped answering."""
+    if isinstance(error, DeadlineReached):
+        return f"{source} was still being {doing} when {error}"
+    return f"{source} stopped answering while it was {doing} ({error}): hung network mount?"
+
 #: What a child may inherit: locale, time zone, where home, config and temporary files are, how to reach the
 #: network (proxies, CA certificates, ssh-agent), and the administrator's own rclone settings (RCLONE_*).
 #: Nothing else: the environment may hold API keys and tokens of the notification channels.

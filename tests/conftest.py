@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.rclone_servers import RcloneServer, free_port, obscure, serve, wait_for_port  # noqa: F401
+from scripts.rclone_servers import (  # noqa: F401
+    RcloneServer,
+    combined_config,
+    free_port,
+    obscure,
+    serve,
+    wait_for_port,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

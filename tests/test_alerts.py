@@ -150,6 +150,16 @@ MESSAGES = {
         "1 files copied on the server from web_2026-11-21 did not match the source and were uploaded again: a.bin",
     "the state folder (the config's folder) is read-only, e.g. missing from systemd's ReadWritePaths=":
         "cannot open the lock file /opt/offsite-backup/var/run.lock: Read-only file system; this run did nothing",
+    "two hosts write the same backup (or archive) to one rclone_path":
+        "offsite:b is also written by host srv02 (web.host-srv02 there): two hosts writing backup web to one "
+        "rclone_path would prune or overwrite each other's copies",
+    "an archived copy does not match its sha256 (a failed upload, a rotted file)":
+        "1 uploaded files did not match their sha256 at box1:archive and are not archived: a.jpg",
+    "archived source files cannot be deleted (read-only mount)":
+        "source folder /mnt/in is read-only, so the 3 archived files stay there (delete_source_after_archive needs a "
+        "writable mount); the archive itself is complete",
+    "a destination of an archive failed": "no source file deleted: the archive at box2:archive was not proven in "
+                                          "this run",
     "a remote that claims server-side copy but uploads instead, or fails it":
         "offsite: offers server-side copy but it uploaded all 3 unchanged files instead; this run uploads every file",
 }

@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from tasks import copying, pruning, results, reuse
+from tasks import copying, pruning, results, reuse, source_sums
 from tasks import rclone as rc
 from tasks.actions import backup as backup_action
 from tasks.job import Stop, perform
@@ -48,7 +48,7 @@ class RecordingRclone:
         return self.remote_features
 
     def copy(self, source, destination, file_list, log, max_bytes=None, progress=None, copy_dest=None,
-             no_check_dest=False):
+             no_check_dest=False, ignore_existing=False):
         self.calls.append(("copy", destination))
         self.max_bytes = max_bytes
         if self.copy_outcome:
@@ -166,7 +166,7 @@ def test_todays_folder_not_listed_as_sealed_after_the_copy_prunes_nothing(job):
 
 def test_files_changed_while_hashed_block_the_seal_and_pruning(job):
     with pytest.raises(Stop, match="1 files changed or vanished during the copy"):
-        backup_action.require_all_hashed(job, {"hashed": 1, "problems": ["a.txt: changed while being hashed"]})
+        source_sums.require_all_hashed(job, {"hashed": 1, "problems": ["a.txt: changed while being hashed"]})
 
 
 def test_a_failed_check_skips_the_backup_before_anything_is_copied(job):
@@ -232,7 +232,7 @@ class FailingServerSideCopy(RecordingRclone):
         self.copy_dests = []
 
     def copy(self, source, destination, file_list, log, max_bytes=None, progress=None, copy_dest=None,
-             no_check_dest=False):
+             no_check_dest=False, ignore_existing=False):
         self.copy_dests.append(copy_dest)
         if copy_dest:
             return rc.CopyOutcome(returncode=self.server_side_returncode, copied=0, replaced=0, checks=0, bytes=0,

@@ -8,8 +8,8 @@ import getpass
 import os
 from pathlib import Path
 
+from tasks import destinations, results, watchdog
 from tasks import rclone as rc
-from tasks import results, watchdog
 from tasks.config_yaml import PROJECT_ROOT
 from tasks.job import Job, Stop
 from tasks.kinds import Kind, task_name
@@ -111,7 +111,7 @@ def check_space(job: Job) -> None:
     backup, result = job.backup, job.result
     where = "'" + rc.redact(rc.root_of(backup.rclone_path)) + "'"
     rclone_check = results.read(job.run.results_dir, task_name("check_rclone", backup.name), job.run.run_id)
-    if rclone_check is not None and not rclone_check.succeeded:
+    if rclone_check is not None and destinations.outcome_at(rclone_check, backup.index)[0] in ("failed", "skipped"):
         result.alert("INFO", "free space not checked: check_rclone failed")
         return
     if backup.min_free_gb == 0:
@@ -131,11 +131,20 @@ def check_space(job: Job) -> None:
                    free_bytes=free, min_free_bytes=int(backup.min_free_gb * GIB))
 
 
+def at_each_destination(check):
+    """`check` of every destination of the backup, each on its own (tasks.destinations), told as one result."""
+    def checked(job: Job) -> None:
+        fanout = destinations.Fanout(job, parallel=len(job.backup.destinations))  # probes: short, all at once
+        fanout.run(check)
+        fanout.merge()
+    return checked
+
+
 KINDS = (
     Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers",
-         check_rclone, in_full_run=True),
+         at_each_destination(check_rclone), in_full_run=True),
     Kind(SOURCE_CHECK, "each source folder exists, is readable and is not an empty (unmounted) mount point",
          check_source, in_full_run=True),
-    Kind("check_space", "each destination reports at least min_free_gb free", check_space, in_full_run=True,
-         after=("check_rclone",)),
+    Kind("check_space", "each destination reports at least min_free_gb free", at_each_destination(check_space),
+         in_full_run=True, after=("check_rclone",)),
 )

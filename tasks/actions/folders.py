@@ -1,9 +1,11 @@
-"""Work on dated folders already at the destination: verify one against its SHA256SUMS, restore one, drill.
+"""Work on what is already at a destination: verify a dated folder against its SHA256SUMS, restore one, drill;
+for an archive (`mode: archive`), the same on every file its ARCHIVE-SHA256SUMS lists.
 
-Each reads the folder's own SHA256SUMS, so it proves what is there now, whatever happened since the copy. The
+Each reads the folder's own checksum file, so it proves what is there now, whatever happened since the copy. The
 destination is not trusted: SHA256SUMS must match its SHA256SUMS.hmac (this host's key; a folder without one is
 used with a warning), its entries must be plain paths inside the folder, only the files it lists are restored or
-checked, and a file it lists that the destination lacks is reported as missing.
+checked, and a file it lists that the destination lacks is reported as missing. `dest=N` (or the remote's name)
+picks one of several destinations; the first by default.
 """
 
 import datetime
@@ -12,56 +14,12 @@ import random
 import tempfile
 from pathlib import Path
 
-from tasks import file_safety, integrity, progress, retention
+from tasks import file_safety, integrity, progress
 from tasks import rclone as rc
 from tasks.job import Job, Stop, as_stop
 from tasks.kinds import Kind
-from tasks.sealed_folder import at_destination, names, read_sums, trust
+from tasks.sealed_folder import at_chosen_destination, at_destination, names, sealed, trust
 from tasks.summary import format_bytes
-
-SHOWN_DATES = 5  # complete dates named when `date=` finds no folder
-
-
-def choose_folder(job: Job) -> str:
-    """`<name>_<date=>` if the command line gives a date, else the newest complete folder. It must be sealed.
-    A date in another format, or one without a complete folder, is refused with the dates that do exist, so the
-    next try can succeed."""
-    backup, rclone = job.backup, job.rclone
-    where = rc.redact(backup.rclone_path)
-    present, sealed, _ = rclone.folders(backup.rclone_path, integrity.SUMS_NAME)
-    dated, _ = retention.dated_folders(backup.name, sealed, job.run.today)
-    newest = sorted(dated, key=dated.get, reverse=True)
-    existing = _dates_that_exist(backup.name, [dated[name] for name in newest], where)
-    if job.run.day:
-        if not _is_date(job.run.day):
-            raise Stop("ERROR", f"date={job.run.day} is not a date: give it as YYYY-MM-DD, e.g. "
-                                f"date={job.run.today.isoformat()}{existing}")
-        folder = f"{backup.name}_{job.run.day}"
-        if folder not in sealed:
-            raise Stop("ERROR", f"{folder} at {where} "
-                                + ("has no SHA256SUMS: its copy never completed" if folder in present
-                                   else "does not exist")
-                                + existing)
-        return folder
-    if not newest:
-        raise Stop("ERROR", f"no complete folder of {backup.name} at {where}")
-    return newest[0]
-
-
-def _dates_that_exist(backup: str, newest_first: list[datetime.date], where: str) -> str:
-    if not newest_first:
-        return f"; {backup} has no complete folder at {where}"
-    older = len(newest_first) - SHOWN_DATES
-    return (f"; complete folders of {backup}: " + ", ".join(day.isoformat() for day in newest_first[:SHOWN_DATES])
-            + (f" and {older} older" if older > 0 else ""))
-
-
-def _is_date(text: str) -> bool:
-    """Exactly YYYY-MM-DD and a real day (fromisoformat alone also takes `20261120` and week dates)."""
-    try:
-        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
 
 
 def _write_list(file_list: Path, paths) -> None:
@@ -70,20 +28,19 @@ def _write_list(file_list: Path, paths) -> None:
 
 def verify(job: Job) -> None:
     """Check every file a folder's SHA256SUMS lists against it, on the remote (downloading if it cannot hash)."""
-    folder = choose_folder(job)
-    folder_path = rc.join(job.backup.rclone_path, folder)
-    _, sums, authentic = read_sums(job, folder, folder_path)
-    at_destination(job, folder, folder_path, sums, "not checked")
-    download = "sha256" not in job.rclone.features(folder_path).hashes
+    found = sealed(job)
+    at_destination(job, found.folder, found.path, found.sums, "not checked")
+    download = "sha256" not in job.rclone.features(found.path).hashes
     sum_file = job.state_file(f"verify.{integrity.SUMS_NAME}")
-    sum_file.write_text(integrity.render(sums), encoding="utf-8", errors="surrogateescape")
-    outcome = job.rclone.checksum(sum_file, folder_path, download, job.state_file("verify.report"))
-    job.result.destination, job.result.files = rc.redact(folder_path), len(sums)
+    sum_file.write_text(integrity.render(found.sums), encoding="utf-8", errors="surrogateescape")
+    outcome = job.rclone.checksum(sum_file, found.path, download, job.state_file("verify.report"))
+    job.result.destination, job.result.files = rc.redact(found.path), len(found.sums)
     if not outcome.clean:
-        raise Stop("ERROR", f"{folder} does not match its SHA256SUMS: {outcome.describe()}",
+        raise Stop("ERROR", f"{found.folder} does not match its {found.sums_name}: {outcome.describe()}",
                    differ=outcome.differ_count, missing=outcome.missing_count)
     how = "downloaded and hashed here" if download else "hashed by the remote"
-    job.result.reason = f"all {len(sums)} files of {folder} match its SHA256SUMS ({how}; {trust(authentic)})"
+    job.result.reason = (f"all {len(found.sums)} files of {found.folder} match its {found.sums_name} ({how}; "
+                         f"{trust(found.authentic)})")
     job.result.alert("INFO", job.result.reason)
 
 
@@ -99,15 +56,14 @@ def restore(job: Job) -> None:
         raise Stop("ERROR", f"target {target} is not empty; restoring would mix or overwrite files. "
                             "Choose an empty folder, or add overwrite=1")
     job.consequence = "Nothing was restored."
-    folder = choose_folder(job)
-    folder_path = rc.join(job.backup.rclone_path, folder)
-    exact, sums, authentic = read_sums(job, folder, folder_path)
+    found = sealed(job)
+    folder, folder_path, sums = found.folder, found.path, found.sums
     present, absent = at_destination(job, folder, folder_path, sums, "not restored")
     job.result.destination, job.result.files = str(target), len(sums)
     if job.run.dry_run:
         if absent:
-            raise Stop("ERROR", f"dry run: {len(absent)} of the {len(sums)} files SHA256SUMS of {folder} lists are "
-                                f"missing at the destination ({names(absent)}); the others would be restored "
+            raise Stop("ERROR", f"dry run: {len(absent)} of the {len(sums)} files {found.sums_name} of {folder} "
+                                f"lists are missing at the destination ({names(absent)}); the others would be restored "
                                 f"into {target}", missing=len(absent))
         job.result.reason = f"dry run: would restore {len(sums)} files of {folder} into {target}"
         job.result.alert("INFO", job.result.reason)
@@ -118,15 +74,15 @@ def restore(job: Job) -> None:
         file_list = Path(scratch) / "files"
         _write_list(file_list, sorted(present))  # rclone fails a whole download that names an absent file
         job.rclone.download(folder_path, target, file_list=file_list, progress=progress.of(job).transfer("restoring"))
-    _write_private(target / integrity.SUMS_NAME, exact)
+    _write_private(target / found.sums_name, found.exact)
     differ, not_restored = integrity.compare(sums, target)
     missing = sorted(set(absent) | set(not_restored))
     if differ or missing:
-        raise Stop("ERROR", f"restored {folder} into {target}, but {len(differ)} files differ from SHA256SUMS "
+        raise Stop("ERROR", f"restored {folder} into {target}, but {len(differ)} files differ from {found.sums_name} "
                             f"({names(differ)}) and {len(missing)} are missing ({names(missing)})",
                    differ=len(differ), missing=len(missing))
-    job.result.reason = (f"restored {len(sums)} files of {folder} into {target}; all match SHA256SUMS "
-                         f"({trust(authentic)})")
+    job.result.reason = (f"restored {len(sums)} files of {folder} into {target}; all match {found.sums_name} "
+                         f"({trust(found.authentic)})")
     job.result.alert("INFO", job.result.reason)
 
 
@@ -152,9 +108,9 @@ def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
     and check it; every listed file the destination lacks is reported as missing. Leaves an INFO alert and returns
     it: what was checked."""
     backup = job.backup
-    folder = choose_folder(job)
-    folder_path = rc.join(backup.rclone_path, folder)
-    _, sums, authentic = read_sums(job, folder, folder_path)
+    chosen_folder = sealed(job)
+    folder, folder_path, sums, authentic = chosen_folder.folder, chosen_folder.path, chosen_folder.sums, \
+        chosen_folder.authentic
     found, missing = at_destination(job, folder, folder_path, sums, "not checked")
     chosen = integrity.sample(sorted(found.items()), backup.drill_files, int(backup.drill_max_mb * 1024 * 1024),
                               rng or random.Random())
@@ -172,19 +128,21 @@ def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
     if differ:
         problems.append(f"{len(differ)} of {len(chosen)} sampled files are corrupted ({names(differ)})")
     if missing:
-        problems.append(f"{len(missing)} of the {len(sums)} files listed in SHA256SUMS are missing at the "
-                        f"destination ({names(missing)})")
+        problems.append(f"{len(missing)} of the {len(sums)} files listed in {chosen_folder.sums_name} are missing "
+                        f"at the destination ({names(missing)})")
     if problems:
         raise Stop("ERROR", f"restore drill of {folder}: " + "; ".join(problems), differ=len(differ),
                    missing=len(missing))
     checked = (f"restore drill: {len(chosen)} files ({format_bytes(size)}) of {folder} downloaded and matched "
-               f"SHA256SUMS ({trust(authentic)})")
+               f"{chosen_folder.sums_name} ({trust(authentic)})")
     job.result.alert("INFO", checked)
     return checked
 
 
 def _drill_record(job: Job) -> Path:
-    return job.run.state_dir / "drills" / job.backup.name
+    """The date of the last drill that passed, per destination."""
+    index = job.backup.index
+    return job.run.state_dir / "drills" / (job.backup.name + (f".dest{index + 1}" if index else ""))
 
 
 def drill_due(job: Job) -> bool:
@@ -214,8 +172,10 @@ def scheduled_drill(job: Job) -> None:
 
 
 KINDS = (
-    Kind("verify", "check the newest (or date=YYYY-MM-DD) complete folder against its SHA256SUMS", verify),
-    Kind("restore", "download a dated folder and check it: restore:NAME target=/path [date=YYYY-MM-DD] "
-                    "[overwrite=1]", restore),
-    Kind("drill", "restore drill now: download a random sample of the newest complete folder and check it", drill),
+    Kind("verify", "check the newest (or date=YYYY-MM-DD) complete folder (or the archive) against its checksum "
+                   "file [dest=N]", at_chosen_destination(verify)),
+    Kind("restore", "download a dated folder (or the archive) and check it: restore:NAME target=/path "
+                    "[date=YYYY-MM-DD] [dest=N] [overwrite=1]", at_chosen_destination(restore)),
+    Kind("drill", "restore drill now: download a random sample of the newest complete folder (or the archive) and "
+                  "check it [dest=N]", at_chosen_destination(drill)),
 )

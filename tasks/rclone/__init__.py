@@ -172,9 +172,11 @@ class Rclone(Transfers):
         if result.returncode not in (0, DIRECTORY_NOT_FOUND):
             raise self._fail(result, f"cannot clean up interrupted uploads in {redact(folder)}")
 
-    def list_files(self, path: str) -> list[tuple[str, int]]:
-        """Every file below `path` with its size (recursive)."""
+    def list_files(self, path: str, missing_ok: bool = False) -> list[tuple[str, int]]:
+        """Every file below `path` with its size (recursive); none when `path` does not exist and `missing_ok`."""
         result = self._run("lsjson", "-R", "--files-only", path, bounded=False)
+        if missing_ok and result.returncode == DIRECTORY_NOT_FOUND:
+            return []
         if result.returncode != 0:
             raise self._fail(result, f"cannot list {redact(path)}")
         return [(entry["Path"], entry["Size"]) for entry in json.loads(result.stdout)]

@@ -23,10 +23,12 @@ def root_of(path: str) -> str:
     return f"{match['remote']}:" if match else path
 
 
-def join(base: str, child: str) -> str:
-    """`remote:` + x -> `remote:x`; `remote:a/` + x -> `remote:a/x`; `/mnt/a` + x -> `/mnt/a/x`."""
-    if not child or "/" in child or child in (".", ".."):
-        raise ValueError(f"refusing to build a path below {redact(base)!r} from {child!r}")
+def join(base: str, *children: str) -> str:
+    """`remote:` + x -> `remote:x`; `remote:a/` + x -> `remote:a/x`; `/mnt/a` + x + y -> `/mnt/a/x/y`."""
+    for child in children:
+        if not child or "/" in child or child in (".", ".."):
+            raise ValueError(f"refusing to build a path below {redact(base)!r} from {child!r}")
+    below = "/".join(children)
     if base.endswith((":", "/")):
-        return base + child
-    return f"{base}/{child}"
+        return base + below
+    return f"{base}/{below}"

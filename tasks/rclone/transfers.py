@@ -56,7 +56,7 @@ class Transfers(Runner):
 
     def copy(self, source: Path, destination: str, file_list: Path, log: logging.Logger,
              max_bytes: int | None = None, progress=None, copy_dest: str | None = None,
-             no_check_dest: bool = False) -> CopyOutcome:
+             no_check_dest: bool = False, ignore_existing: bool = False) -> CopyOutcome:
         """Copy exactly the files named in `file_list` (paths relative to `source`) into `destination`.
 
         As long as it takes while it makes progress. Each rclone log line goes to `log` at debug level;
@@ -66,6 +66,7 @@ class Transfers(Runner):
         `copy_dest`: a folder on the same remote whose files of the same size and modtime are copied on the server
         instead of uploaded. `no_check_dest`: upload every listed file, whatever the destination holds (for a
         remote that can compare neither hashes nor modtimes, where rclone would keep an edited file of equal size).
+        `ignore_existing`: never replace a file the destination has (an archive).
         """
         counts = {"copied": 0, "replaced": 0}
         stats, messages = {}, []
@@ -94,6 +95,7 @@ class Transfers(Runner):
             limits = ["--max-transfer", f"{max_bytes + CAP_SLACK}B", "--cutoff-mode=hard"]
         limits += [f"--copy-dest={copy_dest}"] if copy_dest else []
         limits += ["--no-check-dest"] if no_check_dest else []
+        limits += ["--ignore-existing"] if ignore_existing else []
         try:
             returncode = self._watched("copy", str(source), destination, "--files-from-raw", str(file_list), "-v",
                                        *self.settings.flags, *limits, on_entry=on_entry,
