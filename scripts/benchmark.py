@@ -293,11 +293,11 @@ def destinations(work: Path, repeat: int) -> None:
     """One backup to three destinations: side by side (parallel_destinations: 3) against one after the other,
     each bandwidth-limited; and the source walked and hashed once against three backups of it."""
     folder = work / "destinations"
-    source = folder / "src"
+    source = folder / "src-40"
     if not source.exists():
         make = random.Random(7)
         source.mkdir(parents=True)
-        for f in range(20):
+        for f in range(40):
             (source / f"f{f}.bin").write_bytes(make.randbytes(100_000))
     targets = [folder / f"dst{n}" for n in range(3)]
     slow = [{"rclone_path": str(target), "rclone": {"flags": ["--bwlimit", "1M"]}} for target in targets]

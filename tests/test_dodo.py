@@ -3,6 +3,7 @@
 import datetime
 import fcntl
 import os
+import socket
 import subprocess
 import time
 
@@ -328,7 +329,8 @@ def test_sftp_remote_full_cycle(site, folders, sftp):
     run = site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
     remote = sftp.root / "offsite"
-    assert sorted(p.name for p in remote.iterdir()) == [dated("web", 3), dated("web")]
+    marker = f"web.host-{socket.gethostname()}"  # says which host writes backup web there
+    assert sorted(p.name for p in remote.iterdir()) == [marker, dated("web", 3), dated("web")]
     assert sealed_listing(remote / dated("web")) == {"today.txt": b"fresh", "sub/dir/yesterday.txt": b"from yesterday",
                                               "names/with space #1 ünï.txt": b"odd"}
     assert site.result("check_rclone:web")["metrics"]["remote_type"] == "sftp"
