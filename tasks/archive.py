@@ -5,7 +5,8 @@ HOST (backup NAME)` comment).
 
 Nothing there is ever overwritten or deleted by the tool: a file archived with the same sha256 is skipped, a changed
 file whose path is taken is stored beside it (`report.pdf` -> `report.2026-12-02.pdf`), and a copy that fails its
-check is not listed (it is removed again: it is this run's own upload, never an archived file). With
+check is not listed (it stays, unlisted: only rclone could tell whether it is this run's upload; the next run
+stores the file beside it). With
 `delete_source_after_archive`, tasks.source_removal deletes what every destination proved in this run.
 
 The same steps as tasks.dated_copy: `dry_run`, `prepare`, `copy`.
@@ -114,7 +115,8 @@ def prepare(job: Job) -> Prepared:
         present = {path for path, _ in job.rclone.list_files(job.backup.rclone_path, missing_ok=True)}
     except rc.RcloneError as error:
         raise Stop("ERROR", f"cannot read the archive at {where}: {error}") from None
-    host_marker.claim(job, {path for path in present if "/" not in path}, whole_path=True)
+    archived = integrity.parse(manifest)  # an archived file may be named like a marker: it is not one
+    host_marker.claim(job, {path for path in present if "/" not in path and path not in archived}, whole_path=True)
     job.consequence = NOT_ARCHIVED
     return Prepared(job, manifest, present)
 
@@ -144,7 +146,6 @@ def copy(prepared: Prepared, chosen, sums: SourceSums) -> None:
     bad = _check(job, checked)
     good = [(stored_as, digest) for stored_as, digest, _ in uploads if stored_as not in bad]
     _append(job, prepared, good)
-    _remove_unproven(job, [stored_as for stored_as, _, _ in uploads if stored_as in bad])
     job.consequence = ARCHIVED
     origins = {stored_as: path for path, stored_as, _, _ in decided.beside} | \
               {archived_as: path for path, archived_as, _, _ in decided.already}
@@ -162,7 +163,8 @@ def copy(prepared: Prepared, chosen, sums: SourceSums) -> None:
     found = []
     if failed_uploads:
         found.append(f"{len(failed_uploads)} uploaded files did not match their sha256 at {job.result.destination} "
-                     f"and are not archived: {rc.first_names(failed_uploads, len(failed_uploads))}")
+                     f"and are not archived (not listed in {MANIFEST}; the next run uploads them again): "
+                     + rc.first_names(failed_uploads, len(failed_uploads)))
     if rotted:
         found.append(f"{len(rotted)} archived files at {job.result.destination} no longer match their sha256 in "
                      f"{MANIFEST} (rotted or changed there; their source files are kept): "
@@ -207,15 +209,6 @@ def _check(job: Job, checked: list[tuple[str, str]]) -> set[str]:
         raise Stop("ERROR", f"the check of the archived files at {job.result.destination} was incomplete: "
                             + outcome.describe())
     return set(outcome.differ) | set(outcome.missing) if named else {stored_as for stored_as, _ in checked}
-
-
-def _remove_unproven(job: Job, uploaded: list[str]) -> None:
-    """This run's uploads that failed their check: never archived files, so they go (a rerun uploads them again)."""
-    for stored_as in uploaded:
-        try:
-            job.rclone.delete_file(rc.join(job.backup.rclone_path, *stored_as.split("/")))
-        except rc.RcloneError as error:
-            job.result.alert("WARNING", f"the failed upload {stored_as} could not be removed: {error}")
 
 
 def _append(job: Job, prepared: Prepared, good: list[tuple[str, str]]) -> None:

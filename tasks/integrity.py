@@ -128,17 +128,16 @@ READ_ONLY = "the source is read-only"
 def delete_if_unchanged(source: Path, sums_file: Path, progress=lambda: None) -> dict:
     """Delete each file `sums_file` lists below `source` whose content still has the listed sha256: read through a
     descriptor opened without following links, and unlinked by name from its folder's descriptor only while that
-    name still is the very file that was read, unchanged. {"deleted": [path], "kept": [[path, why]],
-    "read_only": whether the source is mounted read-only (then nothing is read)}."""
+    name still is the very file that was read, unchanged. {"deleted": [path], "kept": [[path, why]]}; on a source
+    mounted read-only nothing is read, each is kept as READ_ONLY."""
     listed = parse(sums_file.read_text(encoding="utf-8", errors="surrogateescape"))
     try:
         folders = _SourceFolders(source)
         read_only = bool(os.statvfs(source).f_flag & os.ST_RDONLY)
     except OSError as error:
-        return {"deleted": [], "kept": [[path, f"the source cannot be opened ({error.strerror})"] for path in listed],
-                "read_only": False}
+        return {"deleted": [], "kept": [[path, f"the source cannot be opened ({error.strerror})"] for path in listed]}
     if read_only:
-        return {"deleted": [], "kept": [[path, READ_ONLY] for path in listed], "read_only": True}
+        return {"deleted": [], "kept": [[path, READ_ONLY] for path in listed]}
     deleted, kept = [], []
     with folders:
         for path, digest in listed.items():
@@ -153,7 +152,7 @@ def delete_if_unchanged(source: Path, sums_file: Path, progress=lambda: None) ->
             except OSError as error:
                 why = READ_ONLY if error.errno == errno.EROFS else _OPEN_ERRORS.get(error.errno, error.strerror)
             kept.append([path, why])
-    return {"deleted": deleted, "kept": kept, "read_only": any(why == READ_ONLY for _, why in kept)}
+    return {"deleted": deleted, "kept": kept}
 
 
 def _unchanged(folder: int, name: bytes, digest: str, progress) -> str | None:

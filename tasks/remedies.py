@@ -124,8 +124,8 @@ REMEDIES = (
            "fix what the failed destination's alert names"),
     Remedy("an archived copy does not match its sha256 (a failed upload, a rotted file)",
            r"did not match their sha256|no longer match their sha256|does not match its ARCHIVE-SHA256SUMS",
-           "ERROR naming the files; a failed upload is not listed in ARCHIVE-SHA256SUMS and is removed; no source "
-           "file is deleted", "rerun (a failed upload is tried again); for a rotted archived file, check the "
+           "ERROR naming the files; a failed upload is not listed in ARCHIVE-SHA256SUMS; no source file is "
+           "deleted", "rerun (a failed upload is tried again); for a rotted archived file, check the "
            "destination and restore it from another destination"),
     Remedy("archived source files cannot be deleted (read-only mount)", r"is read-only, so the",
            "WARNING `source folder … is read-only, so the N archived files stay there`; the archive is complete",

@@ -46,13 +46,45 @@ KEYRING_SCHEMA = {
                          empty=False),
 }
 
+#: Schemas that are the server's own, not data: left out unless `databases` names them.
+SYSTEM_SCHEMAS = ["information_schema", "performance_schema", "sys", "mysql"]
+
+DATABASE_SCHEMA = {
+    "engine": key("string", "The server: MariaDB or MySQL (dumped with `mariadb-dump`, else `mysqldump`).",
+                  default="mariadb", allowed=["mariadb"]),
+    "socket": key("string", "The server's unix socket; absent: `host` and `port`.",
+                  example="/run/mysqld/mysqld.sock", empty=False),
+    "host": key("string", "The server's address when there is no `socket`.", default="localhost", empty=False),
+    "port": key("integer", "The server's port when there is no `socket`.", default=3306, min=1, max=65535),
+    "user": key("string", "The dump user (least privilege: see the README).", example="backup", required=True,
+                empty=False),
+    "password_secret": key("string", "Name of the secret holding the dump user's password (environment, "
+                                     "`secrets_file` or keyring; never in this file, never on a command line).",
+                           default="MARIADB_PASSWORD", regex=r"[A-Z][A-Z0-9_]*"),
+    "databases": key("list", "Databases to dump; `[]`: every database but `exclude_databases`.",
+                     example=["shop", "wiki"], default=[], schema={"type": "string", "empty": False}),
+    "exclude_databases": key("list", "Left out when `databases` is `[]`: the server's own schemas, by default.",
+                             default=SYSTEM_SCHEMAS, schema={"type": "string", "empty": False}),
+    "compression": key("string", "Each dump streamed through `gzip` or `zstd` into `<database>.sql.gz` / "
+                                 "`.sql.zst`.", default="gzip", allowed=["gzip", "zstd"]),
+    "dump_binary": key("string", "The dump tool; absent: `mariadb-dump`, else `mysqldump` on PATH.", empty=False),
+    "client_binary": key("string", "The client; absent: `mariadb`, else `mysql` on PATH.", empty=False),
+    "staging_dir": key("string", "Folder the dumps are written to before they are copied (`<staging_dir>/<name>`, "
+                                 "emptied after each run); relative: to the project folder.",
+                       default="var/staging", empty=False),
+}
+
 BACKUP_SCHEMA = {
     "name": key("string", "Unique name (ignoring case); the copy goes into `<rclone_path>/<name>_YYYY-MM-DD`. "
                           "Letters, digits, `.`, `_`, `-`; at most 64 characters.",
                 example="contabo1", required=True, regex=NAME_PATTERN),
     "source_dir": key("string", "Folder to copy, read recursively (a USB disk or Samba mount); relative paths are "
-                                "relative to the project folder.",
-                      example="/mnt/usb1/backups/contabo1", required=True, empty=False),
+                                "relative to the project folder. Required unless `database` is given.",
+                      example="/mnt/usb1/backups/contabo1", empty=False),
+    "database": key("dict", "Dump a database server instead of copying a folder: each database dumped "
+                            "consistently, compressed, then copied, verified, sealed and pruned like files.",
+                    schema=DATABASE_SCHEMA, instead_of="source_dir",
+                    example={"socket": "/run/mysqld/mysqld.sock", "user": "backup", "databases": ["shop"]}),
     "rclone_path": key("string", "Destination: `remote:path` of a configured rclone remote, "
                                  "`:backend,option=value:path`, or a local folder that must already exist. "
                                  "Required unless `destinations` is given.",

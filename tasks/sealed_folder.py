@@ -89,8 +89,8 @@ def malformed(path: str) -> str | None:
     return next((why for found, why in reasons if found), None)
 
 
-def at_destination(job: Job, folder: str, folder_path: str, sums: dict[str, str], not_done: str
-                   ) -> tuple[dict[str, int], list[str]]:
+def at_destination(job: Job, folder: str, folder_path: str, sums: dict[str, str], not_done: str,
+                   sums_name: str = integrity.SUMS_NAME) -> tuple[dict[str, int], list[str]]:
     """What the destination holds of `sums`: {entry: size} of the listed files present, and the listed files
     missing. Any other file in the folder is reported by name (WARNING) and left alone (`not_done`)."""
     present = dict(job.rclone.list_files(folder_path))
@@ -104,7 +104,7 @@ def at_destination(job: Job, folder: str, folder_path: str, sums: dict[str, str]
     listed = {_as_listed(path) for path in sums}
     unlisted = sorted(name for name in present if name not in listed and not _tool_file(name))
     if unlisted:
-        job.result.alert("WARNING", f"{len(unlisted)} files in {folder} are not in {integrity.SUMS_NAME}, "
+        job.result.alert("WARNING", f"{len(unlisted)} files in {folder} are not in {sums_name}, "
                                     f"{not_done}: {names(unlisted)}. This tool did not seal them: find out who "
                                     "put them there", unlisted=len(unlisted))
     return found, missing

@@ -56,14 +56,15 @@ def _record(job: Job, done: dict, candidates: dict[str, str], sizes: dict[str, i
         job.result.alert("INFO", f"deleted {len(deleted)} source files ({format_bytes(total)}), each proven by sha256 "
                                  f"at {', '.join(places)}: "
                                  + ", ".join(entry["path"] for entry in deleted[:SHOWN]) + _more(len(deleted)))
-    if done["read_only"]:
+    read_only = [path for path, why in done["kept"] if why == integrity.READ_ONLY]
+    kept = [(path, why) for path, why in done["kept"] if why != integrity.READ_ONLY]
+    if read_only:
         job.result.alert("WARNING", f"source folder {job.backup.source_dir} is read-only, so the "
-                                    f"{len(done['kept'])} archived files stay there (delete_source_after_archive "
+                                    f"{len(read_only)} archived files stay there (delete_source_after_archive "
                                     "needs a writable mount); the archive itself is complete")
-    elif done["kept"]:
-        job.result.alert("WARNING", f"{len(done['kept'])} archived source files were not deleted: "
-                                    + "; ".join(f"{path} ({why})" for path, why in done["kept"][:SHOWN])
-                                    + _more(len(done["kept"])))
+    if kept:
+        job.result.alert("WARNING", f"{len(kept)} archived source files were not deleted: "
+                                    + "; ".join(f"{path} ({why})" for path, why in kept[:SHOWN]) + _more(len(kept)))
 
 
 SHOWN = 100  # names in one alert; the result file and the log have every one

@@ -199,15 +199,23 @@ def _exposed_credentials(notifications) -> list[tuple[Position, str]]:
     return found
 
 
+#: Keys of which an entry gives exactly one: (one form, the other, what they name).
+ONE_OF = (("rclone_path", "destinations", "destination", "one destination", "several"),
+          ("source_dir", "database", "source", "a folder", "a database server; a folder and a database: give each "
+                                                             "its own backup entry"))
+
+
 def _destination_forms(entries) -> list[tuple[Position, str]]:
-    """Each entry names its destination one way: `rclone_path` (one) or `destinations` (several)."""
+    """Each entry names its destination one way, `rclone_path` (one) or `destinations` (several), and its source
+    one way, `source_dir` or `database`."""
     found = []
     for index, entry in enumerate(entries if isinstance(entries, list) else ()):
-        given = [key for key in ("rclone_path", "destinations") if isinstance(entry, dict) and key in entry]
-        if len(given) != 1:
-            found.append(((BACKUPS, index), "give either `rclone_path` (one destination) or `destinations` "
-                                            "(several), not both" if given else
-                          "no destination: give `rclone_path` (one destination) or `destinations` (several)"))
+        for one, other, what, one_means, other_means in ONE_OF:
+            given = [key for key in (one, other) if isinstance(entry, dict) and key in entry]
+            if len(given) != 1:
+                found.append(((BACKUPS, index), f"give either `{one}` ({one_means}) or `{other}` ({other_means}), "
+                                                "not both" if given else
+                              f"no {what}: give `{one}` ({one_means}) or `{other}` ({other_means})"))
     return found
 
 

@@ -206,3 +206,16 @@ def fuse_mount(tmp_path):
     mount = FuseMount(tmp_path / "backing", tmp_path / "mnt")
     yield mount
     mount.close()
+
+
+@pytest.fixture
+def mariadb(tmp_path):
+    """A started MariaDB server of its own in tmp_path (scripts/mariadb_server.py), on a unix socket only."""
+    from scripts.mariadb_server import MARIADBD
+    from scripts.mariadb_server import serve as serve_mariadb
+
+    if not os.access(MARIADBD, os.X_OK) or not shutil.which("mariadb-install-db"):
+        pytest.skip("needs Debian's mariadb-server: scripts/test.sh installs it when run as root")
+    server = serve_mariadb(tmp_path / "mariadb")
+    yield server
+    server.stop()

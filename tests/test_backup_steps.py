@@ -6,10 +6,11 @@ The rule under test everywhere: nothing is pruned unless this run's copy was con
 
 import contextlib
 import datetime
+import socket
 
 import pytest
 
-from tasks import copying, pruning, results, reuse, source_sums
+from tasks import copying, host_marker, pruning, results, reuse, source_sums
 from tasks import rclone as rc
 from tasks.actions import backup as backup_action
 from tasks.job import Stop, perform
@@ -20,7 +21,8 @@ MIB = 1024 * 1024
 
 
 class RecordingRclone:
-    """Answers the calls a backup makes as a healthy remote would, unless told otherwise; records every call."""
+    """Answers the calls a backup makes as a healthy remote this host already writes to would, unless told
+    otherwise; records every call."""
 
     def __init__(self, today_folder: str, old_folders: list[str]):
         self.calls = []
@@ -74,7 +76,7 @@ class RecordingRclone:
 
     def folders(self, path, name):
         self.calls.append(("folders", path))
-        return rc.Listing(list(self.dated), set(self.sealed), set())
+        return rc.Listing(list(self.dated), set(self.sealed), {host_marker.name_for("b", socket.gethostname())})
 
     def purge(self, path):
         self.calls.append(("purge", path))

@@ -116,7 +116,7 @@ def test_each_rule_names_the_key_and_the_problem(tmp_path, document, expected):
 def test_all_problems_are_reported_at_once(tmp_path):
     message = problems(tmp_path, {"backup_copy_list": [{"name": "a"}, {**GOOD_BACKUP, "days": -3}]})
     assert "3 problem(s)" in message
-    for line in ("backup_copy_list[0] (a).source_dir: required field", "backup_copy_list[0] (a): no destination",
+    for line in ("backup_copy_list[0] (a): no source: give `source_dir`", "backup_copy_list[0] (a): no destination",
                  "backup_copy_list[1] (web1).days: min value is 0"):
         assert line in message
 

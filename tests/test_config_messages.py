@@ -50,17 +50,21 @@ def test_the_word_valued_keys_include_those_new_users_tripped_over():
 
 @pytest.mark.parametrize("position, word", WORD_VALUED, ids=lambda value: ".".join(map(str, value))
                          if isinstance(value, tuple) else value)
-def test_every_allowed_word_loads_unquoted_as_the_docs_write_it(tmp_path, position, word):
+def test_every_allowed_word_loads_unquoted_as_the_docs_write_it(tmp_path, monkeypatch, position, word):
     """YAML 1.1 reads a bare off/on/yes/no as a boolean: `verify: off` must still mean `off`."""
     document = yaml.safe_load(yaml.safe_dump(BASE))
+    entry = document["backup_copy_list"][0]
     if "destinations" in position:  # the entry's one destination as an item of `destinations`
-        entry = document["backup_copy_list"][0]
         entry["destinations"] = [{"rclone_path": entry.pop("rclone_path")}]
+    if "database" in position:  # a database instead of the folder, its password in the environment
+        entry.pop("source_dir")
+        entry["database"] = {"user": "backup"}
     parent = at(document, position[:-1])
     parent[position[-1]] = PLACEHOLDER
     text = yaml.safe_dump(document).replace(PLACEHOLDER, word)
     assert f": {word}\n" in text  # unquoted, as in the README and var/config.example.yaml
     path = written(tmp_path, text)
+    monkeypatch.setenv("MARIADB_PASSWORD", "s3cret-db-pass")
     found = config.read(path)
     # the word itself is accepted (`secrets_backend: keyring` may still find no keyring file: another problem)
     assert not [line for line in found.problems if str(position[-1]) in line.split(":")[0]], found.report()

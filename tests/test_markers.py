@@ -68,7 +68,7 @@ def test_a_run_leaves_marked_folders_out_and_names_them(site, tmp_path):
                         "exclude_if_present": [".nobackup", "IGNORE"]}])
     run = site.doit()
     assert run.returncode == 0, run.stdout + run.stderr
-    (folder,) = nas.iterdir()
+    (folder,) = [path for path in nas.iterdir() if path.is_dir()]
     assert set(sealed_listing(folder)) == {"docs/a.txt", "photos/p.jpg"}
     result = site.result("backup:web")
     assert (result["metrics"]["marked_folders"], result["metrics"]["marked_files"]) == (2, 2)

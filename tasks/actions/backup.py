@@ -32,8 +32,7 @@ def back_up(job: Job) -> None:
     """The backup kind's work. A due restore drill follows even when the copy failed: it proves the newest complete
     folder, which matters most on such a day."""
     job.consequence = NOTHING_DONE
-    job.result.destination = rc.redact(dated_copy.todays_folder(job) if job.backup.mode == "dated"
-                                       else job.backup.rclone_path)
+    _show_destination(job)
     unchecked = require_checks(job)
     chosen = select(job)
     fanout = destinations.Fanout(job, job.run.parallel_destinations)
@@ -87,7 +86,14 @@ def require_checks(job: Job) -> dict[int, str]:
     return unchecked
 
 
+def _show_destination(job: Job) -> None:
+    """Where the copy goes, for the summary, also when it never gets there."""
+    job.result.destination = rc.redact(dated_copy.todays_folder(job) if job.backup.mode == "dated"
+                                       else job.backup.rclone_path)
+
+
 def _skip_unchecked(job: Job, unchecked: dict[int, str]) -> None:
+    _show_destination(job)
     if job.backup.index in unchecked:
         raise Stop("INFO", unchecked[job.backup.index], status="skipped")
 

@@ -29,7 +29,7 @@ def _write_list(file_list: Path, paths) -> None:
 def verify(job: Job) -> None:
     """Check every file a folder's SHA256SUMS lists against it, on the remote (downloading if it cannot hash)."""
     found = sealed(job)
-    at_destination(job, found.folder, found.path, found.sums, "not checked")
+    at_destination(job, found.folder, found.path, found.sums, "not checked", found.sums_name)
     download = "sha256" not in job.rclone.features(found.path).hashes
     sum_file = job.state_file(f"verify.{integrity.SUMS_NAME}")
     sum_file.write_text(integrity.render(found.sums), encoding="utf-8", errors="surrogateescape")
@@ -58,7 +58,7 @@ def restore(job: Job) -> None:
     job.consequence = "Nothing was restored."
     found = sealed(job)
     folder, folder_path, sums = found.folder, found.path, found.sums
-    present, absent = at_destination(job, folder, folder_path, sums, "not restored")
+    present, absent = at_destination(job, folder, folder_path, sums, "not restored", found.sums_name)
     job.result.destination, job.result.files = str(target), len(sums)
     if job.run.dry_run:
         if absent:
@@ -111,7 +111,7 @@ def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
     chosen_folder = sealed(job)
     folder, folder_path, sums, authentic = chosen_folder.folder, chosen_folder.path, chosen_folder.sums, \
         chosen_folder.authentic
-    found, missing = at_destination(job, folder, folder_path, sums, "not checked")
+    found, missing = at_destination(job, folder, folder_path, sums, "not checked", chosen_folder.sums_name)
     chosen = integrity.sample(sorted(found.items()), backup.drill_files, int(backup.drill_max_mb * 1024 * 1024),
                               rng or random.Random())
     differ = []
