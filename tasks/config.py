@@ -56,6 +56,7 @@ class Config:
     unusable_backups: tuple[str, ...] = ()  # names of the entries a problem touches
     warnings: tuple[str, ...] = ()          # worth fixing, but nothing is blocked by them
     keyring: KeyringSettings | None = None  # where `doit secret_set` stores secrets (secrets_backend: keyring)
+    backup_secrets: frozenset[str] = frozenset()  # the secrets the backup entries name (database passwords)
 
     def report(self) -> str:
         """Every problem, one per line, under the file's name (printable: see tasks.render)."""
@@ -114,6 +115,7 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         unusable_backups=tuple(sorted(unusable)),
         warnings=(*config_files.exposed_passwords(path, document), *validation.recipient_warnings(settings)),
         keyring=keyring,
+        backup_secrets=frozenset(config_secrets.backup_secret_names(document)),
     )
 
 

@@ -1,6 +1,6 @@
 """The secrets a config needs: which, where they are looked for (the keyring's settings), and what is missing."""
 
-from tasks import channels, secrets
+from tasks import channels, schema, secrets, validation
 from tasks.config_yaml import project_path
 from tasks.keyring_store import KeyringSettings
 
@@ -17,6 +17,17 @@ def keyring_settings(settings: dict) -> KeyringSettings | None:
 def every_name() -> set[str]:
     """Every secret a channel could need, configured or not (what `doit secret_set` accepts)."""
     return names(channels.registry())
+
+
+def backup_secret_names(document: dict) -> set[str]:
+    """The secrets the backup entries name (a database's password), sound or not: `doit secret_set` stores them
+    even while a missing one makes its entry unusable."""
+    entries = document.get(validation.BACKUPS)
+    default = schema.DATABASE_SCHEMA["password_secret"]["default"]
+    return {entry["database"].get("password_secret", default) for entry in (entries if isinstance(entries, list)
+                                                                             else ())
+            if isinstance(entry, dict) and isinstance(entry.get("database"), dict)
+            and isinstance(entry["database"].get("password_secret", default), str)}
 
 
 def names(configured: dict) -> set[str]:

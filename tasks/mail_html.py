@@ -65,12 +65,18 @@ def _backups(summary: Summary) -> str:
         f"{_td(e(_row_outcome(line, summary)))}{_td(e(line.newest_file or ''), NOWRAP)}"
         f"{_td(e(line.destination if not line.destinations and (line.copied is not None or line.succeeded) else ''))}"
         f"{_td(e(', '.join(line.pruned)))}{_td(format_duration(line.duration_s), NOWRAP)}</tr>"
-        + (f"<tr><td></td><td colspan=\"6\">{e(render.deleted_words(line.deleted))}</td></tr>" if line.deleted else "")
+        + "".join(f"<tr><td></td><td colspan=\"6\">{e(words)}</td></tr>" for words in _notes(line))
         for backup in summary.backups
         for line, name in [(backup, f"<b>{e(backup_of(backup.task))}</b>"),
                            *((sub, f"&#8627; at {e(sub.where)}") for sub in backup.destinations)])
     return ("<h3>Backups</h3>" + TABLE + _header("Status", "Backup", "Outcome", "Newest file", "Copy folder", pruned,
                                                   "Duration") + rows + "</table>")
+
+
+def _notes(line: Line) -> list[str]:
+    """What a backup's row carries below it: the databases it dumped, the source files it deleted."""
+    return ([f"dumped {render.dumps_words(line.dumps)}"] if line.dumps else []) + \
+        ([render.deleted_words(line.deleted)] if line.deleted else [])
 
 
 def _row_outcome(line: Line, summary: Summary) -> str:

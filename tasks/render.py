@@ -61,6 +61,8 @@ def text(summary: Summary) -> str:
         out.append(f"  {line.status.upper():8} {backup_of(line.task)}: {outcome(line, summary)}")
         out.extend(f"  {'':8}   {sub.status.upper():8} at {sub.where}: {outcome(sub, summary)}"
                    for sub in line.destinations)
+        if line.dumps:
+            out.append(f"  {'':8}   dumped {dumps_words(line.dumps)}")
         if line.deleted:
             out.append(f"  {'':8}   {deleted_words(line.deleted)}")
     if not summary.backups:  # verify, restore, drill: the task's own lines
@@ -147,6 +149,12 @@ def transfer_words(line: Line) -> str:
         return ""
     return (f": {format_bytes(line.uploaded_bytes or 0)} uploaded, {format_bytes(line.server_side_bytes)} copied "
             "on the server")
+
+
+def dumps_words(dumps) -> str:
+    """`shop 1.2 MiB in 0.4 s, wiki 80.0 KiB in 0.1 s`: each database dumped, its size and how long it took."""
+    return ", ".join(f"{dump['database']} {format_bytes(dump['bytes'])} in {dump['seconds']:.1f} s"
+                     for dump in dumps)
 
 
 def deleted_words(deleted) -> str:

@@ -32,6 +32,7 @@ class Line:
     where: str = ""                       # the destination this line is about, with several
     destinations: tuple["Line", ...] = ()  # with several: each destination's own line
     deleted: tuple[dict, ...] = ()        # source files deleted once archived: path, size, sha256, destinations
+    dumps: tuple[dict, ...] = ()          # databases dumped: database, bytes, seconds
 
     @property
     def succeeded(self) -> bool:
@@ -82,7 +83,8 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
                         for entry in result.destinations)
         lines.append(_line(task, result, result.status, result.reason, result.destination, result.pruned,
                            result.duration_s, result.metrics, destinations=at_each,
-                           deleted=tuple(result.metrics.get("deleted_sources", ()))))
+                           deleted=tuple(result.metrics.get("deleted_sources", ())),
+                           dumps=tuple(result.metrics.get("dumps", ()))))
         facts = _facts(result)
         alerts.extend(dataclasses.replace(alert, metrics={**facts, **_age(facts, alert.time), **alert.metrics})
                       for alert in result.alerts)

@@ -68,9 +68,11 @@ def die_with_parent() -> None:
 
 
 def start(command: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
-    """Start a child that dies with us, reads nothing, and sees `env` (default: `child_environment()`)."""
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
-                            env=child_environment() if env is None else env, **kwargs)
+    """Start a child that dies with us, reads nothing (unless given its `stdin`), and sees `env` (default:
+    `child_environment()`)."""
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.Popen(command, preexec_fn=die_with_parent, env=child_environment() if env is None else env,
+                            **kwargs)
 
 
 def past(deadline: float | None) -> bool:

@@ -11,7 +11,17 @@ the destination, compared with the source and sealed with its SHA256SUMS in this
 import contextlib
 import datetime
 
-from tasks import archive, dated_copy, destinations, progress, results, sealed_folder, selection, watchdog
+from tasks import (
+    archive,
+    database_source,
+    dated_copy,
+    destinations,
+    progress,
+    results,
+    sealed_folder,
+    selection,
+    watchdog,
+)
 from tasks import rclone as rc
 from tasks.actions import checks, folders
 from tasks.job import Job, Stop
@@ -34,6 +44,25 @@ def back_up(job: Job) -> None:
     job.consequence = NOTHING_DONE
     _show_destination(job)
     unchecked = require_checks(job)
+    if job.backup.database:
+        _dumped_and_copied(job, unchecked)
+        return
+    _copied(job, unchecked)
+
+
+def _dumped_and_copied(job: Job, unchecked: dict[int, str]) -> None:
+    """A database source: dumped into the staging folder, which is then copied like a folder, and emptied."""
+    if job.run.dry_run:
+        database_source.dry_run(job)
+        return
+    try:
+        database_source.dump_all(job)
+        _copied(job, unchecked)
+    finally:
+        database_source.clear(job)
+
+
+def _copied(job: Job, unchecked: dict[int, str]) -> None:
     chosen = select(job)
     fanout = destinations.Fanout(job, job.run.parallel_destinations)
     try:

@@ -8,7 +8,7 @@ import getpass
 import os
 from pathlib import Path
 
-from tasks import destinations, results, watchdog
+from tasks import database_source, destinations, results, watchdog
 from tasks import rclone as rc
 from tasks.config_yaml import PROJECT_ROOT
 from tasks.job import Job, Stop
@@ -83,7 +83,11 @@ def _check_remote_configured(job: Job, remote: str) -> None:
 
 
 def check_source(job: Job) -> None:
-    """The source is a readable, non-empty folder, probed in a child process so a hung mount cannot hang us."""
+    """The source is a readable, non-empty folder, probed in a child process so a hung mount cannot hang us; or a
+    database server that lets its user dump every chosen database (tasks.database_source)."""
+    if job.backup.database:
+        database_source.check(job)
+        return
     source, timeout = job.backup.source_dir, job.run.timeout
     try:
         found = watchdog.run_child("probe", {"source": str(source)}, timeout)
@@ -143,7 +147,8 @@ def at_each_destination(check):
 KINDS = (
     Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers",
          at_each_destination(check_rclone), in_full_run=True),
-    Kind(SOURCE_CHECK, "each source folder exists, is readable and is not an empty (unmounted) mount point",
+    Kind(SOURCE_CHECK, "each source folder exists, is readable and is not an empty (unmounted) mount point; each "
+                       "database server lets its user dump every chosen database",
          check_source, in_full_run=True),
     Kind("check_space", "each destination reports at least min_free_gb free", at_each_destination(check_space),
          in_full_run=True, after=("check_rclone",)),

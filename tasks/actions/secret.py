@@ -12,7 +12,7 @@ from tasks.kinds import Kind
 def secret_set(plan):
     """`doit secret_set name=NAME`: asks for the value without echoing it (or reads one line from a pipe), and
     stores it; prints only the name."""
-    name, known = plan.run.name, sorted(config_secrets.every_name())
+    name, known = plan.run.name, sorted(config_secrets.every_name() | plan.config.backup_secrets)
     if name not in known:
         return TaskFailed(f"give the secret's name: doit secret_set name=NAME, NAME one of {', '.join(known)}")
     if plan.config.keyring is None:
