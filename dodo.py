@@ -18,7 +18,7 @@ import doit
 from tasks import graph
 
 PLAN = graph.plan({name: doit.get_var(name) for name in ("config", "dry_run", "date", "target", "overwrite",
-                                                         "name", "dest")})
+                                                         "name", "dest", "snapshot")})
 DOIT_CONFIG = PLAN.doit_config
 
 

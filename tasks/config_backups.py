@@ -34,6 +34,17 @@ class DatabaseSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ResticSettings:
+    """The restic program and how a run treats its repository (`engine: restic`)."""
+
+    binary: str
+    password: str = dataclasses.field(repr=False)
+    init: bool
+    read_data_subset: str
+    stale_lock_hours: float
+
+
+@dataclasses.dataclass(frozen=True)
 class RcloneSettings:
     binary: str
     config: str | None
@@ -71,6 +82,8 @@ class Backup:
     source_dir: Path                        # with a database: its staging folder, where the dumps are written
     database: DatabaseSettings | None
     destinations: tuple[Destination, ...]
+    engine: str
+    restic: ResticSettings | None           # with `engine: restic`
     mode: str
     delete_source_after_archive: bool
     max_size_mb: float
@@ -169,19 +182,31 @@ def _destinations(settings: dict, entry: dict) -> tuple[Destination, ...]:
 def backups_of(settings: dict, keyring: KeyringSettings | None) -> tuple[tuple[Backup, ...], list]:
     """The usable entries, and the problems of those whose database password cannot be found."""
     entries = settings[validation.BACKUPS]
-    wanted = {entry["database"]["password_secret"] for entry in entries if entry.get("database")}
+    named = [((index, section), entry[section]["password_secret"]) for index, entry in enumerate(entries)
+             for section in ("database", "restic") if _uses(entry, section)]
     try:
-        found = secrets.load(wanted, project_path(settings["secrets_file"]), keyring=keyring) if wanted else None
+        found = secrets.load({name for _, name in named}, project_path(settings["secrets_file"]),
+                             keyring=keyring) if named else None
     except secrets.SecretsError as error:
         return (), [(("keyring",) if keyring else ("secrets_file",), str(error))]
-    problems = [((validation.BACKUPS, index, "database", "password_secret"),
-                 f"{entry['database']['password_secret']} is not set in {found.source}: store it there "
-                 "(`doit secret_set name=…` for the keyring)")
-                for index, entry in enumerate(entries)
-                if entry.get("database") and entry["database"]["password_secret"] not in found]
+    problems = [((validation.BACKUPS, index, section, "password_secret"),
+                 f"{name} is not set in {found.source}: store it there (`doit secret_set name={name}` for the "
+                 "keyring)") for (index, section), name in named if name not in found]
     broken = {position[1] for position, _ in problems}
     return tuple(_backup(settings, entry, found) for index, entry in enumerate(entries) if index not in broken), \
         problems
+
+
+def _uses(entry: dict, section: str) -> bool:
+    """The entry has a database source, or uses restic: it needs that section's password."""
+    return bool(entry.get("database")) if section == "database" else entry["engine"] == "restic"
+
+
+def _restic(settings: dict, found: secrets.Secrets) -> ResticSettings:
+    return ResticSettings(binary=settings.get("binary") or _program("restic"),
+                          password=found[settings["password_secret"]], init=settings["init"],
+                          read_data_subset=settings["read_data_subset"],
+                          stale_lock_hours=settings["stale_lock_hours"])
 
 
 def _database(settings: dict, found: secrets.Secrets) -> DatabaseSettings:
@@ -207,6 +232,8 @@ def _backup(settings: dict, entry: dict, found: secrets.Secrets | None) -> Backu
         else project_path(entry["source_dir"]),
         database=_database(database, found) if database else None,
         destinations=_destinations(settings, entry),
+        engine=entry["engine"],
+        restic=_restic(entry["restic"], found) if entry["engine"] == "restic" else None,
         mode=entry["mode"],
         delete_source_after_archive=entry["delete_source_after_archive"],
         max_size_mb=_plain(entry["max_size_mb"]),

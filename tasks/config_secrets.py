@@ -20,14 +20,18 @@ def every_name() -> set[str]:
 
 
 def backup_secret_names(document: dict) -> set[str]:
-    """The secrets the backup entries name (a database's password), sound or not: `doit secret_set` stores them
-    even while a missing one makes its entry unusable."""
+    """The secrets the backup entries name (a database's or a restic repository's password), sound or not:
+    `doit secret_set` stores them even while a missing one makes its entry unusable."""
     entries = document.get(validation.BACKUPS)
-    default = schema.DATABASE_SCHEMA["password_secret"]["default"]
-    return {entry["database"].get("password_secret", default) for entry in (entries if isinstance(entries, list)
-                                                                             else ())
-            if isinstance(entry, dict) and isinstance(entry.get("database"), dict)
-            and isinstance(entry["database"].get("password_secret", default), str)}
+    found = set()
+    for entry in (entry for entry in (entries if isinstance(entries, list) else ()) if isinstance(entry, dict)):
+        for section, rules, used in (("database", schema.DATABASE_SCHEMA, isinstance(entry.get("database"), dict)),
+                                     ("restic", schema.RESTIC_SCHEMA, entry.get("engine") == "restic")):
+            settings = entry.get(section) if isinstance(entry.get(section), dict) else {}
+            name = settings.get("password_secret", rules["password_secret"]["default"])
+            if used and isinstance(name, str):
+                found.add(name)
+    return found
 
 
 def names(configured: dict) -> set[str]:

@@ -66,7 +66,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
     """Read the config named by the `config=` variable. Its problems are printed on stderr (so `doit list` and
     every on-demand task show them) and logged; they never raise, so `doit list` always works. Its warnings
     (which block nothing) are printed and logged beside them. The other variables: dry_run, date, target,
-    overwrite, name, dest."""
+    overwrite, name, dest, snapshot."""
     os.umask(0o077)  # copies, restores and state files are the owner's alone; children inherit it
     path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     found = config.read(path)
@@ -91,6 +91,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
         overwrite=_yes(variables.get("overwrite")),
         name=variables.get("name") or None,
         destination=variables.get("dest") or None,
+        snapshot=variables.get("snapshot") or None,
         parallel_destinations=found.parallel_destinations,
         deadline=time.monotonic() + found.run_timeout_hours * 3600,
     )

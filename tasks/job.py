@@ -33,6 +33,7 @@ class Run:
     overwrite: bool = False       # overwrite=1 for restore
     name: str | None = None       # name=NAME for secret_set
     destination: str | None = None  # dest=N or remote name for verify, restore and drill
+    snapshot: str | None = None   # snapshot=ID for restore from a restic repository
     parallel_destinations: int = 2  # destinations of one backup worked on at once
     deadline: float | None = None  # time.monotonic() at which whatever still runs is stopped, progress or not
 

@@ -151,6 +151,16 @@ def transfer_words(line: Line) -> str:
             "on the server")
 
 
+def snapshot_words(snapshot: dict, repository_bytes: int | None) -> str:
+    """`snapshot 1a2b3c4d: 3 new, 1 changed, 120 unchanged files, 1.2 MiB added, repository 5.3 GiB, 12.3 s`."""
+    text = (f"snapshot {snapshot.get('snapshot_id')}: {snapshot.get('files_new')} new, "
+            f"{snapshot.get('files_changed')} changed, {snapshot.get('files_unmodified')} unchanged files, "
+            f"{format_bytes(int(snapshot.get('data_added') or 0))} added")
+    if repository_bytes is not None:
+        text += f", repository {format_bytes(int(repository_bytes))}"
+    return text + f", {float(snapshot.get('total_duration') or 0):.1f} s"
+
+
 def dumps_words(dumps) -> str:
     """`shop 1.2 MiB in 0.4 s, wiki 80.0 KiB in 0.1 s`: each database dumped, its size and how long it took."""
     return ", ".join(f"{dump['database']} {format_bytes(dump['bytes'])} in {dump['seconds']:.1f} s"
@@ -175,9 +185,11 @@ def outcome(line: Line, summary: Summary) -> str:
         if line.files else ""
     if not line.succeeded or not line.files:
         return "; ".join(part for part in (words, own_reason(line, summary)) if part)
-    detail = f"{words}{transfer_words(line)}, newest {line.newest_file} -> {line.destination}"
+    detail = (f"{snapshot_words(line.snapshot, line.repository_bytes)} -> {line.destination}" if line.snapshot else
+              f"{words}{transfer_words(line)}, newest {line.newest_file} -> {line.destination}")
     if line.pruned:
-        detail += ("; would prune " if summary.dry_run else "; pruned ") + ", ".join(line.pruned)
+        detail += ("; would prune " if summary.dry_run else "; forgot " if line.snapshot else "; pruned ") \
+            + ", ".join(line.pruned)
     if line.drill:
         detail += (f"; restore drill: {line.drill['files']} files ({format_bytes(line.drill['bytes'])}) of "
                    f"{line.drill['folder']} checked")

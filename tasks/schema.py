@@ -74,6 +74,21 @@ DATABASE_SCHEMA = {
                        default="var/staging", empty=False),
 }
 
+RESTIC_SCHEMA = {
+    "binary": key("string", "The restic program; absent: `restic` on PATH (Debian: apt install restic).",
+                  empty=False),
+    "password_secret": key("string", "Name of the secret holding the repository's password (environment, "
+                                     "`secrets_file` or keyring).", default="RESTIC_PASSWORD",
+                           regex=r"[A-Z][A-Z0-9_]*"),
+    "init": key("boolean", "Create the repository when it does not exist; false: a missing repository is a "
+                           "CRITICAL alert, never created silently.", default=False),
+    "read_data_subset": key("string", "Share of the data `restic check` reads after each run (`n/t`, `x%` or a "
+                                      "size): `1/30` reads it all once a month, in turn; `0`: structure only.",
+                            default="5%", empty=False),
+    "stale_lock_hours": key("number", "A lock older than this whose host is this one and whose process is gone is "
+                                      "removed; any other lock is reported.", default=24, min=0.5),
+}
+
 BACKUP_SCHEMA = {
     "name": key("string", "Unique name (ignoring case); the copy goes into `<rclone_path>/<name>_YYYY-MM-DD`. "
                           "Letters, digits, `.`, `_`, `-`; at most 64 characters.",
@@ -97,6 +112,12 @@ BACKUP_SCHEMA = {
                                  {"rclone_path": "storagebox:offsite", "min_free_gb": 20, "retention": 7}],
                         minlength=1,
                         schema={"type": "dict"}, instead_of="rclone_path"),  # items: DESTINATION_SCHEMA
+    "engine": key("string", "`copy`: files copied into dated folders (or an archive); `restic`: deduplicated, "
+                            "encrypted snapshots in a restic repository at each destination (`rclone:` for "
+                            "remotes), with the same checks, retention keys and alerts.",
+                  default="copy", allowed=["copy", "restic"]),
+    "restic": key("dict", "restic settings for `engine: restic`.", default={}, schema=RESTIC_SCHEMA,
+                  example={"init": True, "read_data_subset": "1/30"}),
     "mode": key("string", "`dated`: each run copies into a new `<name>_YYYY-MM-DD` folder, pruned by retention; "
                           "`archive`: cold storage, each file copied once into `<rclone_path>/<its path>`, proven by "
                           "sha256 and listed in ARCHIVE-SHA256SUMS there, never deleted by the tool.",

@@ -33,6 +33,8 @@ class Line:
     destinations: tuple["Line", ...] = ()  # with several: each destination's own line
     deleted: tuple[dict, ...] = ()        # source files deleted once archived: path, size, sha256, destinations
     dumps: tuple[dict, ...] = ()          # databases dumped: database, bytes, seconds
+    snapshot: dict | None = None          # the restic snapshot made: id, files new/changed/unchanged, bytes added
+    repository_bytes: int | None = None   # the restic repository's size after the run
 
     @property
     def succeeded(self) -> bool:
@@ -104,7 +106,7 @@ def _line(task: str, result: Result, status: str, reason: str, destination: str,
                 bytes=result.bytes, newest_file=result.newest_file, pruned=tuple(pruned), duration_s=duration_s,
                 copied=metrics.get("copied"), identical=metrics.get("identical"), drill=metrics.get("drill"),
                 uploaded_bytes=metrics.get("uploaded_bytes"), server_side_bytes=metrics.get("server_side_bytes"),
-                **more)
+                snapshot=metrics.get("snapshot"), repository_bytes=metrics.get("repository_bytes"), **more)
 
 
 #: Measurements of a task that every alert of it carries, so an alert says what was at stake.

@@ -223,11 +223,17 @@ RETENTION_KEYS = ("retention", "retention_days", "retention_weeks", "retention_m
 
 
 def _archive_rules(entries) -> list[tuple[Position, str]]:
-    """An archive is never pruned and only an archive deletes source files: keys that say otherwise are mistakes."""
+    """An archive is never pruned and only an archive deletes source files; a snapshot engine keeps whole
+    snapshots: keys that say otherwise are mistakes."""
     found = []
     for index, entry in enumerate(entries if isinstance(entries, list) else ()):
         if not isinstance(entry, dict):
             continue
+        if entry.get("engine") == "restic":
+            found += [((BACKUPS, index, name), f"has no meaning with `engine: restic` ({why}): remove it")
+                      for name, why in (("days", "each snapshot holds every file; restic stores only what changed"),
+                                        ("mode", "restic keeps snapshots, pruned by the retention keys"))
+                      if entry.get(name) not in (None, 0, "dated")]
         if entry.get("mode") != "archive":
             if entry.get("delete_source_after_archive"):
                 found.append(((BACKUPS, index, "delete_source_after_archive"),

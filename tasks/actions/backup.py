@@ -17,6 +17,7 @@ from tasks import (
     dated_copy,
     destinations,
     progress,
+    restic_engine,
     results,
     sealed_folder,
     selection,
@@ -44,30 +45,35 @@ def back_up(job: Job) -> None:
     job.consequence = NOTHING_DONE
     _show_destination(job)
     unchecked = require_checks(job)
-    if job.backup.database:
-        _dumped_and_copied(job, unchecked)
-        return
-    _copied(job, unchecked)
-
-
-def _dumped_and_copied(job: Job, unchecked: dict[int, str]) -> None:
-    """A database source: dumped into the staging folder, which is then copied like a folder, and emptied."""
-    if job.run.dry_run:
+    if job.backup.database and job.run.dry_run:
         database_source.dry_run(job)
         return
     try:
-        database_source.dump_all(job)
-        _copied(job, unchecked)
+        if job.backup.database:  # dumped into the staging folder, then taken like a folder
+            database_source.dump_all(job)
+        (_snapshots if job.backup.engine == "restic" else _copied)(job, unchecked)
     finally:
-        database_source.clear(job)
+        if job.backup.database:
+            database_source.clear(job)
 
 
 def _copied(job: Job, unchecked: dict[int, str]) -> None:
     chosen = select(job)
+    _at_each_destination(job, unchecked, lambda fanout: _copy_everywhere(job, fanout, chosen))
+
+
+def _snapshots(job: Job, unchecked: dict[int, str]) -> None:
+    """`engine: restic`: restic walks the source itself, at each destination's repository."""
+    _at_each_destination(job, unchecked, lambda fanout: fanout.run(
+        restic_engine.dry_run if job.run.dry_run else restic_engine.back_up))
+
+
+def _at_each_destination(job: Job, unchecked: dict[int, str], work) -> None:
+    """`work(fanout)` on the destinations whose checks passed, then the drills that are due."""
     fanout = destinations.Fanout(job, job.run.parallel_destinations)
     try:
         fanout.run(lambda at: _skip_unchecked(at, unchecked))
-        _copy_everywhere(job, fanout, chosen)
+        work(fanout)
     finally:
         if not job.run.dry_run:
             fanout.run(_drill_if_due, also_failed=True)
@@ -117,8 +123,9 @@ def require_checks(job: Job) -> dict[int, str]:
 
 def _show_destination(job: Job) -> None:
     """Where the copy goes, for the summary, also when it never gets there."""
-    job.result.destination = rc.redact(dated_copy.todays_folder(job) if job.backup.mode == "dated"
-                                       else job.backup.rclone_path)
+    job.result.destination = (restic_engine.where(job) if job.backup.engine == "restic" else
+                              rc.redact(dated_copy.todays_folder(job) if job.backup.mode == "dated"
+                                        else job.backup.rclone_path))
 
 
 def _skip_unchecked(job: Job, unchecked: dict[int, str]) -> None:
@@ -183,6 +190,9 @@ def describe(backup) -> str:
     """Its line in `doit list`: source -> destinations, filter, retention."""
     age = f"files newer than {backup.days} days" if backup.days else "all files"
     places = [rc.redact(item.rclone_path) for item in backup.destinations]
+    if backup.engine == "restic":
+        return (f"{backup.source_dir} -> restic {' + '.join(places)}; keep last "
+                f"{'/'.join(dict.fromkeys(str(item.retention.last) for item in backup.destinations))} snapshots")
     if backup.mode == "archive":
         deleted = "; source files deleted once archived" if backup.delete_source_after_archive else ""
         return (f"{backup.source_dir} -> archive at {' + '.join(places)}; {age}, max {backup.max_size_mb} MiB, "

@@ -8,7 +8,7 @@ import getpass
 import os
 from pathlib import Path
 
-from tasks import database_source, destinations, results, watchdog
+from tasks import database_source, destinations, restic_engine, results, watchdog
 from tasks import rclone as rc
 from tasks.config_yaml import PROJECT_ROOT
 from tasks.job import Job, Stop
@@ -45,6 +45,8 @@ def check_rclone(job: Job) -> None:
         raise Stop("CRITICAL", f"destination folder '{backup.rclone_path}' does not exist: "
                                + (_forgotten_colon(job) or "is its disk mounted? (create it once by hand; the tool "
                                   "does not create it, so that an unmounted disk never fills the system disk)"))
+    if backup.engine == "restic":
+        restic_engine.check(job)
 
 
 def _forgotten_colon(job: Job) -> str | None:
@@ -145,7 +147,8 @@ def at_each_destination(check):
 
 
 KINDS = (
-    Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers",
+    Kind("check_rclone", "rclone runs, its config holds each destination's remote, and each destination answers "
+                         "(a restic repository: opens with its password, no lock in the way)",
          at_each_destination(check_rclone), in_full_run=True),
     Kind(SOURCE_CHECK, "each source folder exists, is readable and is not an empty (unmounted) mount point; each "
                        "database server lets its user dump every chosen database",

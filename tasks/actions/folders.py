@@ -14,7 +14,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from tasks import file_safety, integrity, progress
+from tasks import file_safety, integrity, progress, restic_engine
 from tasks import rclone as rc
 from tasks.job import Job, Stop, as_stop
 from tasks.kinds import Kind
@@ -27,7 +27,11 @@ def _write_list(file_list: Path, paths) -> None:
 
 
 def verify(job: Job) -> None:
-    """Check every file a folder's SHA256SUMS lists against it, on the remote (downloading if it cannot hash)."""
+    """Check every file a folder's SHA256SUMS lists against it, on the remote (downloading if it cannot hash); a
+    restic repository: every byte of it read back and checked."""
+    if job.backup.engine == "restic":
+        restic_engine.verify(job)
+        return
     found = sealed(job)
     at_destination(job, found.folder, found.path, found.sums, "not checked", found.sums_name)
     download = "sha256" not in job.rclone.features(found.path).hashes
@@ -48,7 +52,7 @@ def restore(job: Job) -> None:
     """Download the files a dated folder's SHA256SUMS lists into `target` and check each against it."""
     if not job.run.target:
         raise Stop("ERROR", f"say where to restore: doit run restore:{job.backup.name} target=/path "
-                            "[date=YYYY-MM-DD]")
+                            "[date=YYYY-MM-DD | snapshot=ID]")
     target = Path(job.run.target).expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise Stop("ERROR", f"target {target} is not a folder")
@@ -56,6 +60,9 @@ def restore(job: Job) -> None:
         raise Stop("ERROR", f"target {target} is not empty; restoring would mix or overwrite files. "
                             "Choose an empty folder, or add overwrite=1")
     job.consequence = "Nothing was restored."
+    if job.backup.engine == "restic":
+        restic_engine.restore(job, target)
+        return
     found = sealed(job)
     folder, folder_path, sums = found.folder, found.path, found.sums
     present, absent = at_destination(job, folder, folder_path, sums, "not restored", found.sums_name)
@@ -100,7 +107,7 @@ def _write_private(path: Path, content: bytes) -> None:
 def drill(job: Job, rng: random.Random | None = None) -> None:
     """`drill:NAME`: a drill now, its outcome the task's own line, so the person who asked reads what was checked
     (files, bytes, folder) in the summary printed at the end."""
-    job.result.reason = sample_and_check(job, rng)
+    job.result.reason = (restic_engine.drill if job.backup.engine == "restic" else sample_and_check)(job, rng)
 
 
 def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
@@ -160,7 +167,7 @@ def scheduled_drill(job: Job) -> None:
     """The drill a backup run does when one is due: its outcome is one more alert of that backup, and only a
     drill that passed is remembered, so a failed one is tried again next run."""
     try:
-        sample_and_check(job)  # an INFO alert of the backup's result; its line stays the backup's own
+        (restic_engine.drill if job.backup.engine == "restic" else sample_and_check)(job)  # an INFO alert
     except (Stop, rc.RcloneError) as failure:
         stop = as_stop(failure)
         job.result.alert(stop.level, stop.message, **stop.metrics)
