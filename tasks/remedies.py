@@ -133,6 +133,22 @@ REMEDIES = (
     Remedy("a destination of an archive failed", r"no source file deleted",
            "WARNING `no source file deleted: the archive at … was not proven in this run`; every source file is kept",
            "fix that destination; the next run proves every copy again and then deletes"),
+    Remedy("a database server that refuses the dump user or does not answer",
+           r"database server at .*(Access denied|Can't connect|did not answer)",
+           "CRITICAL `check_mounts:NAME: the database server at …: Access denied …` (or `Can't connect …`); "
+           "backup SKIPPED", "start the server, or fix the user and its password secret (see Databases)"),
+    Remedy("a database that is gone, or a dump that fails", r"does not exist on the database server|the dump of "
+           r"database .* failed", "ERROR naming the database and the server's own words; nothing copied or pruned",
+           "fix `database.databases`, or what the server says"),
+    Remedy("no restic repository at the destination", r"no restic repository at",
+           "CRITICAL `no restic repository at …: create it`; backup SKIPPED", "`restic init` there, or "
+           "`restic.init: true` for that backup"),
+    Remedy("wrong restic password", r"wrong password or no key found",
+           "CRITICAL `restic repository …: wrong password or no key found`; backup SKIPPED",
+           "put the repository's password in the secret `restic.password_secret` names"),
+    Remedy("restic check finds damage", r"restic check .* found a problem|restic check --read-data of",
+           "ERROR naming restic's words; the new snapshot is kept", "run `restic check --read-data` there and "
+           "repair it as restic's docs say (`restic repair`), or start a new repository"),
     Remedy("log folder not writable, or its disk full", r"cannot (open|write) the log file",
            "`ERROR: cannot open/write the log file …` on stderr; the summary still printed; exit 1",
            "fix the log folder"),

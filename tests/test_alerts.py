@@ -160,6 +160,13 @@ MESSAGES = {
         "writable mount); the archive itself is complete",
     "a destination of an archive failed": "no source file deleted: the archive at box2:archive was not proven in "
                                           "this run",
+    "a database server that refuses the dump user or does not answer":
+        "the database server at /run/mysqld/mysqld.sock: ERROR 1045 (28000): Access denied for user 'backup'",
+    "a database that is gone, or a dump that fails":
+        "the dump of database shop failed: Got error: 1049: \"Unknown database 'shop'\" when selecting the database",
+    "no restic repository at the destination": "no restic repository at rclone:box:restic: create it (`restic init`",
+    "wrong restic password": "restic repository /srv/repo: wrong password or no key found",
+    "restic check finds damage": "restic check of /srv/repo found a problem: Fatal: repository contains errors",
     "a remote that claims server-side copy but uploads instead, or fails it":
         "offsite: offers server-side copy but it uploaded all 3 unchanged files instead; this run uploads every file",
 }
