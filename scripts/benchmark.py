@@ -10,7 +10,8 @@ memory (peak RSS of the selection over 1,000,000 files), list (doit list, 100 ba
 200 MiB to a local folder, verify checksum and off, against rclone copy + check and rclone copy), day2 (an
 unchanged 200 MiB source to S3 on day 2 against uploading it, --bwlimit), fixed (what one more backup costs, and
 the rclone processes it starts), parallel (4 bandwidth-limited backups, doit -n 4 against serial), destinations
-(one backup to 3 destinations side by side against one after the other, and against 3 backups of one source).
+(one backup to 3 destinations side by side against one after the other, and against 3 backups of one source),
+restic (a restic run of ours against the same restic commands, and what a second run adds after 1 % changed).
 
 Builds its own trees under --work (kept between runs, so a second run skips building), prints one table of
 medians and ratios, and writes it below `<!-- results -->` of --out (docs/performance.md). Not a test: timings
@@ -322,6 +323,54 @@ def destinations(work: Path, repeat: int) -> None:
         "3 backups", reference, "<= 1.0", ours <= reference)
 
 
+def restic(work: Path, repeat: int, files: int) -> None:
+    """A restic backup run of ours (snapshot, forget --prune, check, stats) against the same restic commands in a
+    shell script; then the bytes a second run adds after 1 % of the files changed, against the bytes changed."""
+    binary = shutil.which("restic")
+    if not binary:
+        raise RuntimeError("restic is not installed (apt install restic)")
+    tree = build_tree(work / f"full-tree-{files}", files, (1_000, 15_777), seed=2)
+    folder = work / "restic"
+    ours_repo, raw_repo = folder / "repo-ours", folder / "repo-raw"
+    env = {**os.environ, "RESTIC_PASSWORD": "benchmark-only-password"}
+    os.environ["RESTIC_PASSWORD"] = env["RESTIC_PASSWORD"]  # the doit runs read it from the environment
+    config = write_config(folder / "config.yaml", [
+        {"name": "snap", "source_dir": str(tree), "rclone_path": str(ours_repo), "engine": "restic",
+         "restic": {"read_data_subset": "0"}}])
+    restic_cli = f"{shlex.quote(binary)} -r {shlex.quote(str(raw_repo))} -q"
+    reference = (f"cd {shlex.quote(str(tree))} && {restic_cli} backup . --tag backup:snap && {restic_cli} forget "
+                 f"--prune --tag backup:snap --keep-last 2 && {restic_cli} check && {restic_cli} stats --mode "
+                 "raw-data > /dev/null")
+
+    def fresh_repositories(_=None) -> None:
+        fresh(ours_repo, raw_repo)
+        for repository in (ours_repo, raw_repo):
+            subprocess.run([binary, "init", "-q", "-r", str(repository)], env=env, check=True)
+
+    times = timed({"ours": doit(config), "raw": ["sh", "-c", reference]}, repeat, before=fresh_repositories)
+    ours, raw = medians(times, "ours", "raw")
+    row(f"restic run, {files / 1000:g}k files (snapshot, forget --prune, check, stats)", ours,
+        "the same restic commands", raw, "<= 1.10", ours <= 1.10 * raw)
+    changed_tree = folder / "tree-copy"
+    shutil.rmtree(changed_tree, ignore_errors=True)
+    shutil.copytree(tree, changed_tree)
+    second = write_config(folder / "second.yaml", [
+        {"name": "snap", "source_dir": str(changed_tree), "rclone_path": str(ours_repo), "engine": "restic",
+         "restic": {"read_data_subset": "0"}}])
+    fresh_repositories()
+    run(doit(second))
+    rng, changed = random.Random(9), 0
+    for path in rng.sample(sorted(changed_tree.rglob("*.dat")), files // 100):
+        data = bytearray(path.read_bytes())
+        data[: min(len(data), 512)] = rng.randbytes(min(len(data), 512))
+        path.write_bytes(bytes(data))
+        changed += len(data)
+    run(doit(second))
+    added = json.loads((second.parent / "results" / "backup-snap.json").read_text())["metrics"]["snapshot"]
+    row("restic second run, 1 % of files changed: bytes added", added["data_added"] / MIB, "bytes of the changed files",
+        changed / MIB, "<= 2", added["data_added"] <= 2 * changed, unit="MiB")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -341,7 +390,7 @@ def main() -> None:
     parser.add_argument("--full-files", type=int, default=25_000, help="files of the full run (8 KiB on average)")
     parser.add_argument("--day2-files", type=int, default=2_000, help="files of the day-2 run (100 KiB each)")
     parser.add_argument("--bwlimit", default="5M", help="rclone --bwlimit of the day-2 run")
-    parser.add_argument("--only", default="selection,memory,list,full,day2,fixed,parallel,destinations")
+    parser.add_argument("--only", default="selection,memory,list,full,day2,fixed,parallel,destinations,restic")
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "performance.md")
     options = parser.parse_args()
     options.work.mkdir(parents=True, exist_ok=True)
@@ -358,6 +407,7 @@ def main() -> None:
         "fixed": lambda: fixed_cost(work, repeat),
         "parallel": lambda: parallel(work, fewer),
         "destinations": lambda: destinations(work, fewer),
+        "restic": lambda: restic(work, fewer, options.full_files),
     }
     unknown = set(chosen) - set(sections)
     if unknown:

@@ -37,3 +37,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "$wanted" > "$stamp"
 fi
 .venv/bin/rclone version | sed -n 1p  # sed reads it all: `head` could end rclone with SIGPIPE
+# restic, for backups with `engine: restic`: Debian's package, installed here as root; elsewhere, said.
+if ! command -v restic >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing Debian's restic (for engine: restic)"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic; } >/dev/null \
+            || echo "setup: could not install restic; backups with engine: restic will fail their check" >&2
+    else
+        echo "setup: restic is not installed; backups with engine: restic need it (Debian: apt-get install restic)"
+    fi
+fi

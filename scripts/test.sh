@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fault tests need FUSE (a mount that hangs) and Debian's old rclone 1.60 (the "too old" warning), the progress
 # tests tmux, the mail test Chromium, the unit file tests systemd-analyze, the database tests a MariaDB server and
-# its mariadb-dump, the restic tests restic; as root on Debian the missing ones are installed here, elsewhere those
+# its mariadb-dump (and zstd), the restic tests restic; as root on Debian the missing ones are installed here, elsewhere those
 # tests say why they skip.
 missing=""
 command -v fusermount3 >/dev/null || missing+=" fuse3"
@@ -15,6 +15,7 @@ command -v systemd-analyze >/dev/null || missing+=" systemd"
 [ -x /usr/sbin/mariadbd ] || missing+=" mariadb-server"
 command -v mariadb-dump >/dev/null || missing+=" mariadb-client"
 command -v restic >/dev/null || missing+=" restic"
+command -v zstd >/dev/null || missing+=" zstd"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test: installing$missing for the tests that need them"
     # $missing unquoted: one word a package
