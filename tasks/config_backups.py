@@ -91,6 +91,7 @@ class Backup:
     days: int
     exclude: tuple[str, ...]
     exclude_if_present: tuple[str, ...]
+    max_age_days: int
     drill_every_days: int
     drill_files: int
     drill_max_mb: float
@@ -241,6 +242,7 @@ def _backup(settings: dict, entry: dict, found: secrets.Secrets | None) -> Backu
         days=entry["days"] or 0,
         exclude=tuple(entry["exclude"]),
         exclude_if_present=tuple(entry["exclude_if_present"]),
+        max_age_days=entry["max_age_days"],
         drill_every_days=entry["drill_every_days"],
         drill_files=entry["drill_files"],
         drill_max_mb=_plain(entry["drill_max_mb"]),

@@ -3,9 +3,10 @@ folder, which the run then copies, verifies, seals and prunes like any folder; t
 every run, so the only copies of a dump are the sealed ones.
 
 The check (the source check of `check_mounts`) proves before anything runs that the server answers, that every
-chosen database exists and that the dump user may dump it (its schema, dumped to nowhere), and that the staging
-folder has room for the data as the server counts it. A dump that fails names the database and the server's words,
-and fails the backup: nothing is copied or pruned.
+chosen database exists and that the dump user may dump its tables and views (its schema, dumped to nowhere),
+and that the staging folder has room for the data as the server counts it. A dump is named after its database,
+percent-encoded where the name is not a plain file name (tasks.dump_tool.file_name). A dump that fails names the
+database and the server's words, and fails the backup: nothing is copied or pruned.
 """
 
 import shutil

@@ -12,6 +12,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 from tasks import watchdog
@@ -50,10 +51,11 @@ class MariaDB:
         return {name: int(size) for name, size in rows}
 
     def can_dump(self, database: str) -> None:
-        """Dump the schema alone (no rows) to nowhere: the user may read every table, view, routine and event."""
+        """Dump the schema alone (no rows) to nowhere: the user may read every table and view. (Triggers and
+        routines the user may not see are left out silently, not refused: the README's grants cover them.)"""
         with self._options() as options:
             found = subprocess.run([self.settings.dump_binary, f"--defaults-extra-file={options}", *DUMP_OPTIONS,
-                                    "--no-data", "--databases", database], stdout=subprocess.DEVNULL,
+                                    "--no-data", "--databases", "--", database], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, timeout=max(self.timeout, 60), check=False,
                                    env=watchdog.child_environment())
         if found.returncode != 0:
@@ -62,10 +64,10 @@ class MariaDB:
     def dump(self, database: str, target_dir: Path, stall_seconds: float, deadline: float | None) -> Path:
         """`<database>.sql.gz` (or `.sql.zst`) in `target_dir`, streamed; DumpError with the server's words."""
         command, suffix = COMPRESSORS[self.settings.compression]
-        target = target_dir / f"{database}{suffix}"
+        target = target_dir / f"{file_name(database)}{suffix}"
         with self._options() as options, open(target, "wb") as out, tempfile.TemporaryFile() as errors:
             dump = watchdog.start([self.settings.dump_binary, f"--defaults-extra-file={options}", *DUMP_OPTIONS,
-                                   "--databases", database], stdout=subprocess.PIPE, stderr=errors)
+                                   "--databases", "--", database], stdout=subprocess.PIPE, stderr=errors)
             compress = watchdog.start(command, stdin=dump.stdout, stdout=out, stderr=subprocess.DEVNULL)
             dump.stdout.close()  # the compressor holds the pipe now: a dead compressor stops the dump
             stopped = _watch(target, (dump, compress), stall_seconds, deadline)
@@ -98,7 +100,8 @@ class MariaDB:
     def _options(self):
         """An option file only this user can read, for one call."""
         settings = self.settings
-        place = {"socket": settings.socket} if settings.socket else {"host": settings.host, "port": settings.port}
+        place = ({"socket": settings.socket} if settings.socket else  # TCP even to localhost: the port counts
+                 {"host": settings.host, "port": settings.port, "protocol": "TCP"})
         lines = ["[client]", *(f"{key}={_quoted(str(value))}" for key, value in
                                {"user": settings.user, "password": settings.password, **place}.items())]
         descriptor, path = tempfile.mkstemp(dir=self.work_dir, prefix=".client-", suffix=".cnf")
@@ -108,6 +111,14 @@ class MariaDB:
             yield path
         finally:
             Path(path).unlink(missing_ok=True)
+
+
+def file_name(database: str) -> str:
+    """A database's name as a plain file name: anything but letters, digits, `_` and `-` (and a leading `-`)
+    percent-encoded, so `../x`, `a/b` or `-x` stay inside the staging folder and are never read as options."""
+    encoded = urllib.parse.quote(database, safe="")
+    encoded = encoded.replace(".", "%2E")
+    return "%2D" + encoded[1:] if encoded.startswith("-") else encoded
 
 
 def _quoted(value: str) -> str:

@@ -13,6 +13,7 @@ import random
 import re
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 from tasks import integrity
@@ -146,6 +147,16 @@ def back_up(job: Job) -> None:
                             f"{job.backup.name}` and `restic check --read-data` there") from None
     job.result.metrics["repository_bytes"] = restic.stats().get("total_size")
     job.result.metrics["verified"] = f"restic check, {subset} of the data read"
+
+
+def snapshots_for_status(backup, run) -> list[dict]:
+    """This backup's snapshots, oldest first, asked within the probe timeout (`doit status`)."""
+    restic = Restic(backup, backup.restic.password, run.state_dir, run.stall_timeout,
+                    time.monotonic() + run.timeout)
+    try:
+        return sorted(restic.snapshots([f"backup:{backup.name}"]), key=lambda snapshot: snapshot["time"])
+    except ResticError as error:
+        raise OSError(str(error)) from None
 
 
 def latest(job: Job, restic: Restic) -> str:

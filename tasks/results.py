@@ -98,14 +98,18 @@ def write_json(target: Path, data) -> None:
 
 def read(folder: Path, task: str, run_id: str) -> Result | None:
     """The result `task` wrote in this run, or None when there is none (not run, crashed, or stale)."""
+    found = read_any(folder, task)
+    return found if found and found.run_id == run_id else None
+
+
+def read_any(folder: Path, task: str) -> Result | None:
+    """The last result `task` wrote, of whichever run, or None (never run, or unreadable)."""
     try:
         data = json.loads(_read_private(result_path(folder, task)))
-    except (OSError, json.JSONDecodeError):  # missing, a symbolic link, not a regular file
+        data["alerts"] = [Alert(**alert) for alert in data.get("alerts", [])]
+        return Result(**data)
+    except (OSError, json.JSONDecodeError, TypeError):  # missing, a link, not a regular file, another version
         return None
-    if data.get("run_id") != run_id:
-        return None
-    data["alerts"] = [Alert(**alert) for alert in data.get("alerts", [])]
-    return Result(**data)
 
 
 def _read_private(path: Path) -> str:

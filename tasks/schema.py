@@ -155,6 +155,9 @@ BACKUP_SCHEMA = {
                                       "on the server from there instead of uploading it, where the remote can "
                                       "(`auto`; S3, OneDrive, Google Drive, B2, most WebDAV); upload every file "
                                       "(`off`).", default="auto", allowed=["auto", "off"]),
+    "max_age_days": key("integer", "A full run raises CRITICAL when the newest complete copy at a destination is "
+                                   "older than this many days (even when that backup failed or was skipped), and "
+                                   "`doit status` shows STALE.", default=2, min=1),
     "drill_every_days": key("integer", "Every N days, download a random sample of the newest complete folder and "
                                        "check it against its SHA256SUMS (restore drill); 0: never.",
                             example=7, default=0, min=0),

@@ -172,9 +172,10 @@ class Rclone(Transfers):
         if result.returncode not in (0, DIRECTORY_NOT_FOUND):
             raise self._fail(result, f"cannot clean up interrupted uploads in {redact(folder)}")
 
-    def list_files(self, path: str, missing_ok: bool = False) -> list[tuple[str, int]]:
-        """Every file below `path` with its size (recursive); none when `path` does not exist and `missing_ok`."""
-        result = self._run("lsjson", "-R", "--files-only", path, bounded=False)
+    def list_files(self, path: str, missing_ok: bool = False, bounded: bool = False) -> list[tuple[str, int]]:
+        """Every file below `path` with its size (recursive); none when `path` does not exist and `missing_ok`.
+        `bounded`: within the probe timeout (a look that must not hang), else as long as it takes."""
+        result = self._run("lsjson", "-R", "--files-only", path, bounded=bounded)
         if missing_ok and result.returncode == DIRECTORY_NOT_FOUND:
             return []
         if result.returncode != 0:

@@ -1,0 +1,160 @@
+"""Every backup at a glance, read from the destinations themselves and the last run's result files: how old the
+newest complete copy is, what is incomplete, what retention deletes next, the last run, verify and drill.
+
+No metrics are stored: each look lists the destinations again (one listing per destination, in parallel, each
+bounded by check_timeout_seconds, so a remote that does not answer is a row that says so, never a hang) and reads
+the result files and drill records that exist anyway. Read-only, no lock: it works while a run is going.
+`state_of` and `folders_of` decide, without I/O; a full run uses the same rows for its stale alarm, so
+`doit status` and the alarm cannot disagree.
+"""
+
+import dataclasses
+import datetime
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from tasks import integrity, results, retention
+from tasks import rclone as rc
+from tasks.kinds import task_name
+
+STATES = ("OK", "STALE", "FAILING", "NEVER")
+
+
+@dataclasses.dataclass
+class Folder:
+    """One dated folder, archive or snapshot at a destination."""
+
+    name: str
+    day: str
+    files: int
+    bytes: int
+    sealed: bool
+    deleted_next: bool = False   # the retention rules delete it on the next good run
+
+
+@dataclasses.dataclass
+class Row:
+    """One backup at one destination."""
+
+    backup: str
+    where: str
+    state: str = "NEVER"
+    newest: str | None = None      # the newest complete copy's date
+    age_days: int | None = None
+    complete: int = 0
+    incomplete: int = 0
+    bytes: int | None = None
+    free: int | None = None
+    last_run: str | None = None    # status of the last run of this backup, and when it started
+    last_run_at: str | None = None
+    last_verify: str | None = None
+    last_drill: str | None = None
+    note: str = ""                 # what kept the look from seeing everything, e.g. a remote that did not answer
+    folders: list[Folder] = dataclasses.field(default_factory=list)
+
+
+def state_of(newest: datetime.date | None, today: datetime.date, max_age_days: int, last_run: str | None,
+             answered: bool) -> str:
+    """NEVER: no complete copy seen; STALE: the newest is older than max_age_days; FAILING: the last run failed
+    (or the destination does not answer); OK otherwise."""
+    if not answered:
+        return "FAILING"
+    if newest is None:
+        return "NEVER"
+    if (today - newest).days > max_age_days:
+        return "STALE"
+    return "FAILING" if last_run in ("failed", "skipped") else "OK"
+
+
+def folders_of(backup, files: list[tuple[str, int]], today: datetime.date) -> list[Folder]:
+    """The dated folders in a recursive listing of a destination, with their files, bytes, seal and whether
+    retention deletes them next (tasks.retention.plan, the rule a run applies). Pure."""
+    sizes: dict[str, list[int]] = {}
+    sealed = set()
+    for path, size in files:
+        top, _, below = path.partition("/")
+        if below in (integrity.SUMS_NAME, integrity.HMAC_NAME):
+            sealed |= {top} if below == integrity.SUMS_NAME else set()
+            sizes.setdefault(top, [])
+        elif below:
+            sizes.setdefault(top, []).append(size)
+    dated, _ = retention.dated_folders(backup.name, sizes, today)
+    doomed = set(retention.plan(backup.name, list(dated), today, backup.retention, sealed & set(dated)).delete)
+    return [Folder(name, dated[name].isoformat(), len(sizes[name]), sum(sizes[name]), name in sealed,
+                   name in doomed) for name in sorted(dated, key=dated.get)]
+
+
+def collect(config, run, names: list[str] | None = None) -> list[Row]:
+    """A row for each backup (or those `names`) and destination, looked at in parallel."""
+    wanted = [(backup.at(index), index) for backup in config.backups if not names or backup.name in names
+              for index in range(len(backup.destinations))]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
+        return list(pool.map(lambda pair: _look(pair[0], pair[1], run), wanted))
+
+
+def _look(backup, index: int, run) -> Row:
+    row = Row(backup.name, rc.redact(backup.rclone_path))
+    last = results.read_any(run.results_dir, task_name("backup", backup.name))
+    if last:
+        entry = last.destinations[index] if last.destinations and index < len(last.destinations) else None
+        row.last_run, row.last_run_at = (entry or {}).get("status", last.status), last.started
+    row.last_verify = _outcome(run, "verify", backup.name)
+    row.last_drill = _drill(run, backup, index)
+    newest, answered = None, True
+    try:
+        newest = _newest(backup, row, run)
+    except (rc.RcloneError, OSError, ValueError) as error:
+        answered, row.note = False, str(error)
+    row.newest = newest.isoformat() if newest else None
+    row.age_days = (run.today - newest).days if newest else None
+    row.state = state_of(newest, run.today, backup.max_age_days, row.last_run, answered)
+    return row
+
+
+def _newest(backup, row: Row, run) -> datetime.date | None:
+    """List the destination (dated folders, an archive's manifest or a restic repository's snapshots)."""
+    if backup.engine == "restic":
+        from tasks import restic_engine  # restic's modules only where restic is used
+
+        snapshots = restic_engine.snapshots_for_status(backup, run)
+        row.folders = [Folder(snapshot["short_id"], snapshot["time"][:10], 0, 0, True) for snapshot in snapshots]
+        row.complete = len(snapshots)
+        return datetime.date.fromisoformat(snapshots[-1]["time"][:10]) if snapshots else None
+    rclone = rc.Rclone(backup.rclone, run.timeout)
+    files = rclone.list_files(backup.rclone_path, missing_ok=True, bounded=True)
+    row.bytes = sum(size for _, size in files)
+    row.free = _free(rclone, backup.rclone_path)
+    if backup.mode == "archive":
+        manifest = rclone.read_text(rc.join(backup.rclone_path, integrity.ARCHIVE_NAME)) or ""
+        days = [line.split()[2] for line in manifest.splitlines() if line.startswith("# archived ")]
+        row.complete = len(integrity.parse(manifest))
+        return datetime.date.fromisoformat(days[-1]) if days else None
+    row.folders = folders_of(backup, files, run.today)
+    sealed = [folder for folder in row.folders if folder.sealed]
+    row.complete, row.incomplete = len(sealed), len(row.folders) - len(sealed)
+    return datetime.date.fromisoformat(sealed[-1].day) if sealed else None
+
+
+def _free(rclone, path: str) -> int | None:
+    try:
+        return rclone.free_bytes(path)
+    except rc.RcloneError:
+        return None
+
+
+def _outcome(run, kind: str, name: str) -> str | None:
+    found = results.read_any(run.results_dir, task_name(kind, name))
+    return f"{found.started[:10]} {found.status}" if found else None
+
+
+def _drill(run, backup, index: int) -> str | None:
+    """The last drill that passed (its record), else the last drill task's outcome."""
+    record = run.state_dir / "drills" / (backup.name + (f".dest{index + 1}" if index else ""))
+    try:
+        return f"{record.read_text().strip()} ok"
+    except OSError:
+        return _outcome(run, "drill", backup.name)
+
+
+def as_json(rows: list[Row]) -> str:
+    return json.dumps([dataclasses.asdict(row) for row in rows], indent=2, ensure_ascii=False)
