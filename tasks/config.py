@@ -17,7 +17,15 @@ import re
 from pathlib import Path
 
 from tasks import channels, config_files, config_secrets, config_yaml, file_safety, render, schema, secrets, validation
-from tasks.config_backups import Backup, DatabaseSettings, Destination, RcloneSettings, RetentionPolicy, backups_of
+from tasks.config_backups import (
+    Backup,
+    DatabaseSettings,
+    Destination,
+    RcloneSettings,
+    RetentionPolicy,
+    backups_of,
+    rclone_settings,
+)
 from tasks.config_yaml import PROJECT_ROOT, ConfigError, project_path
 from tasks.keyring_store import KeyringSettings
 
@@ -50,6 +58,8 @@ class Config:
     run_timeout_hours: float
     lock_wait_seconds: int
     parallel_destinations: int
+    rclone: RcloneSettings                  # the global rclone settings (what the status page is copied with)
+    status_page: str | None                 # where the status page is copied after every full run
     backups: tuple[Backup, ...]             # the entries no problem touches
     notifications: Notifications | None     # None: a problem touches them, nothing can be sent
     problems: tuple[str, ...] = ()          # `place: message`, or one message when the file cannot be read
@@ -109,6 +119,8 @@ def read(path: Path = DEFAULT_CONFIG) -> Config:
         run_timeout_hours=settings["run_timeout_hours"],
         lock_wait_seconds=settings["lock_wait_seconds"],
         parallel_destinations=settings["parallel_destinations"],
+        rclone=rclone_settings(settings["rclone"], {}),
+        status_page=settings.get("status_page"),
         backups=backups,
         notifications=notifications,
         problems=tuple(validation.described(found, document)),
@@ -127,7 +139,8 @@ def _nothing_usable(path: Path, *problems: str) -> Config:
                   stall_timeout_seconds=defaults["stall_timeout_seconds"],
                   run_timeout_hours=defaults["run_timeout_hours"],
                   lock_wait_seconds=defaults["lock_wait_seconds"],
-                  parallel_destinations=defaults["parallel_destinations"], backups=(), notifications=None,
+                  parallel_destinations=defaults["parallel_destinations"],
+                  rclone=rclone_settings(defaults["rclone"], {}), status_page=None, backups=(), notifications=None,
                   problems=problems)
 
 

@@ -147,7 +147,7 @@ def default_rclone_binary() -> str:
     return str(beside) if beside.exists() else (shutil.which("rclone") or "rclone")
 
 
-def _rclone_settings(general: dict, own: dict) -> RcloneSettings:
+def rclone_settings(general: dict, own: dict) -> RcloneSettings:
     config = own.get("config") or general.get("config")
     return RcloneSettings(
         binary=own.get("binary") or general.get("binary") or default_rclone_binary(),
@@ -163,7 +163,7 @@ def _plain(number: float) -> float:
 
 def _destinations(settings: dict, entry: dict) -> tuple[Destination, ...]:
     """The entry's destinations: each `destinations` item over the entry's own keys, or its `rclone_path`."""
-    backup_rclone = _rclone_settings(settings["rclone"], entry["rclone"])
+    backup_rclone = rclone_settings(settings["rclone"], entry["rclone"])
     items = entry.get("destinations") or [{"rclone_path": entry["rclone_path"]}]
     return tuple(
         Destination(
@@ -174,7 +174,7 @@ def _destinations(settings: dict, entry: dict) -> tuple[Destination, ...]:
             retention=RetentionPolicy(**{field: item.get(key, entry[key]) for field, key in (
                 ("last", "retention"), ("days", "retention_days"), ("weeks", "retention_weeks"),
                 ("months", "retention_months"))}),
-            rclone=_rclone_settings(dataclasses.asdict(backup_rclone), item.get("rclone", {})),
+            rclone=rclone_settings(dataclasses.asdict(backup_rclone), item.get("rclone", {})),
         )
         for item in items
     )

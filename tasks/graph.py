@@ -66,7 +66,7 @@ def plan(variables: dict[str, str | None]) -> Plan:
     """Read the config named by the `config=` variable. Its problems are printed on stderr (so `doit list` and
     every on-demand task show them) and logged; they never raise, so `doit list` always works. Its warnings
     (which block nothing) are printed and logged beside them. The other variables: dry_run, date, target,
-    overwrite, name, dest, snapshot."""
+    overwrite, name, dest, snapshot, format, out, runs."""
     os.umask(0o077)  # copies, restores and state files are the owner's alone; children inherit it
     path = Path(variables["config"]).resolve() if variables.get("config") else config.DEFAULT_CONFIG
     found = config.read(path)
@@ -92,6 +92,9 @@ def plan(variables: dict[str, str | None]) -> Plan:
         name=variables.get("name") or None,
         destination=variables.get("dest") or None,
         snapshot=variables.get("snapshot") or None,
+        format=variables.get("format") or None,
+        out=_from_caller(variables.get("out")),
+        runs=variables.get("runs") or None,
         parallel_destinations=found.parallel_destinations,
         deadline=time.monotonic() + found.run_timeout_hours * 3600,
     )

@@ -34,6 +34,9 @@ class Run:
     name: str | None = None       # name=NAME for secret_set
     destination: str | None = None  # dest=N or remote name for verify, restore and drill
     snapshot: str | None = None   # snapshot=ID for restore from a restic repository
+    format: str | None = None     # format=text|json|html for status
+    out: str | None = None        # out=PATH for status
+    runs: str | None = None       # runs=N for log
     parallel_destinations: int = 2  # destinations of one backup worked on at once
     deadline: float | None = None  # time.monotonic() at which whatever still runs is stopped, progress or not
 

@@ -13,6 +13,7 @@ escapes, as tasks.render does.
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -136,3 +137,27 @@ def _add_console(logger: logging.Logger, level: int) -> None:
     console.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     console.addFilter(lambda record: not getattr(record, "printed", False))
     logger.addHandler(console)
+
+
+_ENTRY = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ [A-Z]+ +(?P<logger>[\w.-]+): ")
+RUN_STARTED = "run started:"
+
+
+def lines_of(log_file: Path, backup: str, runs: int = 1) -> list[str]:
+    """The lines backup `backup` logged (as `backup.NAME`, with their continuation lines) in the last `runs` runs
+    of the log file, from the one log (no second logging system); none when there is no log yet."""
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = text.splitlines()
+    starts = [number for number, line in enumerate(lines)
+              if (found := _ENTRY.match(line)) and found["logger"] == LOGGER and RUN_STARTED in line]
+    first = starts[-runs] if len(starts) >= runs else 0
+    kept, keeping = [], False
+    for line in lines[first:]:
+        entry = _ENTRY.match(line)
+        keeping = entry["logger"] == f"{LOGGER}.{backup}" if entry else keeping
+        if keeping:
+            kept.append(line)
+    return kept

@@ -50,6 +50,7 @@ def headline(summary: Summary) -> str:
                 else f"All {len(summary.backups)} backups copied and sealed." if summary.backups else "No problem.")
     worst = problems[0]
     what = f"<b>Not backed up: {e(', '.join(failed))}.</b> " if failed else ""
+    what = (f"<b>No recent complete copy: {e(', '.join(summary.stale))}.</b> " if summary.stale else "") + what
     more = f" ({len(problems) - 1} more below.)" if len(problems) > 1 else ""
     todo = _action(worst.message)
     return (f"{what}{_level(worst.level)} {e(worst.subject)}: {e(worst.message)}"

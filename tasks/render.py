@@ -57,6 +57,8 @@ def text(summary: Summary) -> str:
     """A few lines: the title, one line per backup, then the problems (each with its time, metrics and what to
     do); each line printable."""
     out = [f"{summary.title} (run started {summary.started})"]
+    if summary.stale:
+        out.append(f"No recent complete copy: {', '.join(summary.stale)}")
     for line in summary.backups:
         out.append(f"  {line.status.upper():8} {backup_of(line.task)}: {outcome(line, summary)}")
         out.extend(f"  {'':8}   {sub.status.upper():8} at {sub.where}: {outcome(sub, summary)}"

@@ -112,6 +112,14 @@ def read_any(folder: Path, task: str) -> Result | None:
         return None
 
 
+def read_summary(folder: Path) -> dict | None:
+    """The last full run's summary (summary.json), or None."""
+    try:
+        return json.loads(_read_private(folder / "summary.json"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def _read_private(path: Path) -> str:
     """The text of a result file; OSError when it is missing, a symbolic link (ELOOP), or not a regular file (a
     FIFO or device planted there would block or never end)."""

@@ -224,6 +224,9 @@ SCHEMA = {
                                         "up at once.", default=0, min=0),
     "rclone": key("dict", "rclone settings for every backup: `binary`, `config`, `flags`.",
                   default={}, schema=RCLONE_SCHEMA),
+    "status_page": key("string", "Also copy the status page written after every full run (var/status.html) to "
+                                 "this rclone path, e.g. where a web view shows it; several hosts: one path each.",
+                       example="offsite:status/srv01.html", empty=False, check_with="rclone_path"),
     "notify_on_success": key("boolean", "Mail (and chat) after every run; false: only when something is wrong. "
                                         "Monitors and Pushover are not affected.", default=True),
     "secrets_file": key("string", "`NAME=value` lines with API keys and tokens, used where the environment has "

@@ -49,6 +49,7 @@ class Summary:
     backups: tuple[Line, ...]
     checks: tuple[Line, ...]
     alerts: tuple[Alert, ...]   # most severe first
+    stale: tuple[str, ...] = ()  # backups without a recent complete copy somewhere, e.g. "web (5 d)"
 
     @property
     def state(self) -> str:
@@ -96,6 +97,8 @@ def build(tasks: list[str], found: dict[str, Result | None], host: str, started:
         backups=tuple(line for line in lines if kind_of(line.task) == "backup"),
         checks=tuple(line for line in lines if kind_of(line.task) != "backup"),
         alerts=tuple(alerts),
+        stale=tuple(next((result.metrics.get("stale", ()) for task, result in found.items()
+                          if result and task == STATUS_TASK), ())),
     )
 
 
@@ -108,6 +111,9 @@ def _line(task: str, result: Result, status: str, reason: str, destination: str,
                 uploaded_bytes=metrics.get("uploaded_bytes"), server_side_bytes=metrics.get("server_side_bytes"),
                 snapshot=metrics.get("snapshot"), repository_bytes=metrics.get("repository_bytes"), **more)
 
+
+#: The task of a full run that looks at every destination for the stale alarm (tasks.actions.status).
+STATUS_TASK = "status"
 
 #: Measurements of a task that every alert of it carries, so an alert says what was at stake.
 FACTS = ("copied", "identical", "free_bytes")

@@ -5,6 +5,7 @@ import socket
 from doit.exceptions import TaskFailed
 
 from tasks import channels, kinds
+from tasks.actions import status
 from tasks.kinds import Kind
 from tasks.notify import announce, report
 
@@ -16,9 +17,12 @@ def start(plan) -> bool:
 
 
 def notify(plan):
-    """The end of a full run: the summary of every check and backup, printed, kept and sent."""
+    """The end of a full run: the summary of every check and backup and the stale alarm (tasks.actions.status,
+    which also writes the status page), printed, kept and sent."""
     full_run = [kind.name for kind in kinds.registry().values() if kind.per_backup and kind.in_full_run]
     tasks = [kinds.task_name(kind, backup.name) for backup in plan.config.backups for kind in full_run]
+    if not plan.run.dry_run:
+        tasks.append(status.stale_alarm(plan))
     return report(tasks, plan.run, plan.config.notifications, plan.run.results_dir / "summary.json")
 
 
