@@ -145,19 +145,19 @@ RUN_STARTED = "run started:"
 
 def lines_of(log_file: Path, backup: str, runs: int = 1) -> list[str]:
     """The lines backup `backup` logged (as `backup.NAME`, with their continuation lines) in the last `runs` runs
-    of the log file, from the one log (no second logging system); none when there is no log yet."""
+    that logged any (a `doit status` or `doit log` in between is no run of it), from the one log (no second
+    logging system); none when there is no log yet."""
     try:
         text = log_file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    lines = text.splitlines()
-    starts = [number for number, line in enumerate(lines)
-              if (found := _ENTRY.match(line)) and found["logger"] == LOGGER and RUN_STARTED in line]
-    first = starts[-runs] if len(starts) >= runs else 0
-    kept, keeping = [], False
-    for line in lines[first:]:
+    by_run: list[list[str]] = [[]]
+    keeping = False
+    for line in text.splitlines():
         entry = _ENTRY.match(line)
+        if entry and entry["logger"] == LOGGER and RUN_STARTED in line:
+            by_run.append([])
         keeping = entry["logger"] == f"{LOGGER}.{backup}" if entry else keeping
         if keeping:
-            kept.append(line)
-    return kept
+            by_run[-1].append(line)
+    return [line for lines in [lines for lines in by_run if lines][-runs:] for line in lines]

@@ -67,8 +67,8 @@ def state_of(newest: datetime.date | None, today: datetime.date, max_age_days: i
 
 
 def folders_of(backup, files: list[tuple[str, int]], today: datetime.date) -> list[Folder]:
-    """The dated folders in a recursive listing of a destination, with their files, bytes, seal and whether
-    retention deletes them next (tasks.retention.plan, the rule a run applies). Pure."""
+    """The dated folders in a recursive listing of a destination, with their files, bytes, seal and whether the
+    next good run deletes them (tasks.retention.plan, the rule a run applies once today's folder is sealed). Pure."""
     sizes: dict[str, list[int]] = {}
     sealed = set()
     for path, size in files:
@@ -79,7 +79,9 @@ def folders_of(backup, files: list[tuple[str, int]], today: datetime.date) -> li
         elif below:
             sizes.setdefault(top, []).append(size)
     dated, _ = retention.dated_folders(backup.name, sizes, today)
-    doomed = set(retention.plan(backup.name, list(dated), today, backup.retention, sealed & set(dated)).delete)
+    todays = retention.folder_name(backup.name, today)  # what the next good run seals before it prunes
+    doomed = set(retention.plan(backup.name, [*dated, todays], today, backup.retention,
+                                (sealed & set(dated)) | {todays}).delete)
     return [Folder(name, dated[name].isoformat(), len(sizes[name]), sum(sizes[name]), name in sealed,
                    name in doomed) for name in sorted(dated, key=dated.get)]
 
@@ -130,6 +132,7 @@ def _newest(backup, row: Row, run) -> datetime.date | None:
         row.complete = len(integrity.parse(manifest))
         return datetime.date.fromisoformat(days[-1]) if days else None
     row.folders = folders_of(backup, files, run.today)
+    row.bytes = sum(folder.bytes for folder in row.folders)  # this backup's, not its neighbours' at the same path
     sealed = [folder for folder in row.folders if folder.sealed]
     row.complete, row.incomplete = len(sealed), len(row.folders) - len(sealed)
     return datetime.date.fromisoformat(sealed[-1].day) if sealed else None

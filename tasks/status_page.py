@@ -23,12 +23,13 @@ def e(text) -> str:
 
 
 def page(rows, host: str, generated: str, alerts: list[dict], tails: dict[str, list[str]]) -> str:
-    """The whole document."""
+    """The whole document; `generated` (tasks.clock's stamp) is also the chart's last day."""
     body = [f"<h1>Backups of {e(host)}</h1><p>As seen {e(generated)}, from the destinations themselves.</p>",
             _table(rows), "<h2>Dated folders, last four weeks</h2>",
             '<p class="legend"><span style="background:#1b7f3b"></span>sealed<span style="background:#e0a000">'
             '</span>incomplete<span style="background:#eee;border:1px solid #ccc"></span>no folder</p>']
-    body += [_chart(row) for row in rows if row.folders]
+    today = datetime.date.fromisoformat(generated[:10])
+    body += [_chart(row, today) for row in rows if row.folders]
     body.append("<h2>Alerts of the last run</h2>" + (
         "<ul>" + "".join(f"<li><b>{e(alert.get('level'))}</b> {e(alert.get('subject'))}: {e(alert.get('message'))}"
                          "</li>" for alert in alerts) + "</ul>" if alerts else "<p>None.</p>"))
@@ -54,12 +55,11 @@ def _table(rows) -> str:
     return f"<table><tr>{head}</tr>{''.join(cells)}</table>"
 
 
-def _chart(row) -> str:
-    """An inline SVG bar per day of the last DAYS_SHOWN days: height by size, green sealed, amber incomplete, a
-    grey stub where the day has no folder."""
+def _chart(row, today: datetime.date) -> str:
+    """An inline SVG bar per day of the DAYS_SHOWN days up to today: height by size, green sealed, amber
+    incomplete, a grey stub where the day has no folder (the days a stale backup missed show as such)."""
     by_day = {folder.day: folder for folder in row.folders}
-    last = max(datetime.date.fromisoformat(day) for day in by_day)
-    days = [last - datetime.timedelta(days=back) for back in range(DAYS_SHOWN - 1, -1, -1)]
+    days = [today - datetime.timedelta(days=back) for back in range(DAYS_SHOWN - 1, -1, -1)]
     biggest = max([folder.bytes for folder in row.folders] + [1])
     bars = []
     for position, day in enumerate(days):
@@ -74,8 +74,8 @@ def _chart(row) -> str:
         bars.append(f'<rect x="{x}" y="{100 - height}" width="18" height="{height}" fill="{colour}"><title>'
                     f"{day}: {format_bytes(folder.bytes)}, {folder.files} files, "
                     f"{'sealed' if folder.sealed else 'incomplete'}</title></rect>")
-    labels = f'<text x="10" y="114" font-size="10">{days[0]}</text><text x="{10 + 22 * (DAYS_SHOWN - 4)}" ' \
-             f'y="114" font-size="10">{days[-1]}</text>'
+    labels = f'<text x="10" y="114" font-size="10">{days[0]}</text><text x="{6 + 22 * DAYS_SHOWN}" ' \
+             f'y="114" font-size="10" text-anchor="end">{days[-1]}</text>'
     return (f"<h3>{e(row.backup)} at {e(row.where)}</h3><svg xmlns=\"http://www.w3.org/2000/svg\" "
             f'width="{20 + 22 * DAYS_SHOWN}" height="120" role="img" aria-label="dated folders of {e(row.backup)}">'
             f"{''.join(bars)}{labels}</svg>")

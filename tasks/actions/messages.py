@@ -8,6 +8,7 @@ from tasks import channels, kinds
 from tasks.actions import status
 from tasks.kinds import Kind
 from tasks.notify import announce, report
+from tasks.summary import STATUS_TASK
 
 
 def start(plan) -> bool:
@@ -21,9 +22,13 @@ def notify(plan):
     which also writes the status page), printed, kept and sent."""
     full_run = [kind.name for kind in kinds.registry().values() if kind.per_backup and kind.in_full_run]
     tasks = [kinds.task_name(kind, backup.name) for backup in plan.config.backups for kind in full_run]
-    if not plan.run.dry_run:
-        tasks.append(status.stale_alarm(plan))
-    return report(tasks, plan.run, plan.config.notifications, plan.run.results_dir / "summary.json")
+    if plan.run.dry_run:
+        return report(tasks, plan.run, plan.config.notifications, plan.run.results_dir / "summary.json")
+    rows = status.stale_alarm(plan)
+    verdict = report([*tasks, STATUS_TASK], plan.run, plan.config.notifications,
+                     plan.run.results_dir / "summary.json")
+    status.write_page(plan, rows)  # after the summary: the page shows this run's alerts
+    return verdict
 
 
 def test_notify(plan):

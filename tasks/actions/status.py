@@ -36,7 +36,10 @@ def show_status(plan):
             "html": lambda: status_page.page(rows, socket.gethostname(), clock.stamp(), *_last_run(plan)),
             "text": lambda: folders_table(rows) if names else table(rows)}[shape]()
     if plan.run.out:
-        Path(plan.run.out).write_text(text, encoding="utf-8")
+        try:
+            Path(plan.run.out).write_text(text, encoding="utf-8")
+        except OSError as error:
+            return TaskFailed(f"cannot write {plan.run.out}: {error.strerror}")
         print(f"status written to {plan.run.out}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -85,9 +88,10 @@ def _last_run(plan) -> tuple[list, dict]:
     return alerts, tails
 
 
-def stale_alarm(plan) -> str:
+def stale_alarm(plan) -> list:
     """The rows of a full run, its CRITICAL alert for each destination without a recent complete copy (whether or
-    not today's run of that backup worked), kept as the `status` task's result; returns its task name."""
+    not today's run of that backup worked), kept as the `status` task's result (STATUS_TASK); returns the rows,
+    for the page written once the summary is."""
     result = results.Result(task=STATUS_TASK, backup="", run_id=plan.run.run_id)
     rows = status.collect(plan.config, plan.run)
     for row in rows:
@@ -99,11 +103,10 @@ def stale_alarm(plan) -> str:
     result.metrics["stale"] = sorted({f"{row.backup} ({row.age_days} d)" if row.newest else f"{row.backup} (never)"
                                       for row in rows if row.state in ("STALE", "NEVER")})
     results.write(plan.run.results_dir, result)
-    _write_page(plan, rows)
-    return STATUS_TASK
+    return rows
 
 
-def _write_page(plan, rows) -> None:
+def write_page(plan, rows) -> None:
     """var/status.html after every full run, and a copy at `status_page` when set; a failure is only logged."""
     page = plan.run.state_dir / "status.html"
     try:
