@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tasks import watchdog
 from tasks.config_backups import DatabaseSettings
+from tasks.tool_errors import ToolError
 
 #: What current MariaDB and MySQL docs ask for a consistent, complete dump of InnoDB data: one transaction, rows
 #: streamed, stored programs and triggers, binary columns as hex (a dump stays plain text), utf8mb4 throughout.
@@ -27,12 +28,8 @@ COMPRESSORS = {"gzip": (["gzip", "-c", "-6"], ".sql.gz"), "zstd": (["zstd", "-q"
 NEEDS_ACTION = ("1045", "1044", "2002", "2003", "2005", "2013")
 
 
-class DumpError(Exception):
+class DumpError(ToolError):
     """The server or its tool refused; the message is the server's own words (never the password)."""
-
-    def __init__(self, message: str, needs_action: bool = False):
-        super().__init__(message)
-        self.needs_action = needs_action
 
 
 class MariaDB:

@@ -14,7 +14,8 @@ from doit.exceptions import TaskFailed
 
 from tasks import kinds, logs, results
 from tasks.config import Backup
-from tasks.rclone import Rclone, RcloneError
+from tasks.rclone import Rclone
+from tasks.tool_errors import ToolError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +134,7 @@ def perform(job: Job, work) -> results.Result:
     started = time.monotonic()
     try:
         work(job)
-    except (Stop, RcloneError) as failure:
+    except (Stop, ToolError) as failure:
         stop = as_stop(failure)
         message = _with_consequence(stop.message, job.consequence)
         job.result.alert(stop.level, message, **stop.metrics)
@@ -146,9 +147,10 @@ def perform(job: Job, work) -> results.Result:
     return job.result
 
 
-def as_stop(failure: Stop | RcloneError) -> Stop:
-    """An rclone failure a step did not explain further stops the step like any other; its message is already in
-    plain words, and a cause a person must fix (a refused login, an expired token) is CRITICAL."""
+def as_stop(failure: Stop | ToolError) -> Stop:
+    """A program's failure (rclone, restic, the dump tool) a step did not explain further stops the step like any
+    other; its message is already in plain words, and a cause a person must fix (a refused login, an expired
+    token) is CRITICAL."""
     if isinstance(failure, Stop):
         return failure
     return Stop("CRITICAL" if failure.needs_action else "ERROR", str(failure))

@@ -148,7 +148,8 @@ REMEDIES = (
            "put the repository's password in the secret `restic.password_secret` names"),
     Remedy("restic check finds damage", r"restic check .* found a problem|restic check --read-data of",
            "ERROR naming restic's words; the new snapshot is kept", "run `restic check --read-data` there and "
-           "repair it as restic's docs say (`restic repair`), or start a new repository"),
+           "follow restic's docs on a damaged repository (`restic rebuild-index`, then `restic prune`), or start a "
+           "new repository"),
     Remedy("log folder not writable, or its disk full", r"cannot (open|write) the log file",
            "`ERROR: cannot open/write the log file …` on stderr; the summary still printed; exit 1",
            "fix the log folder"),

@@ -73,8 +73,8 @@ def _locks(job: Job, restic: Restic) -> None:
         hours = (now - _when(lock["time"])).total_seconds() / 3600
         gone = lock.get("hostname") == host and not _alive(int(lock.get("pid", 0)))
         who = f"{lock.get('hostname')} (pid {lock.get('pid')}, since {lock['time'][:19]})"
-        if gone and hours >= job.backup.restic.stale_lock_hours:
-            restic.unlock()
+        if gone and hours >= job.backup.restic.stale_lock_hours:  # that one lock file, nothing else
+            job.rclone.delete_file(rc.join(job.backup.rclone_path, "locks", lock["id"]))
             job.result.alert("INFO", f"removed a stale lock of {who} from {where(job)}: its process is gone")
         else:
             job.result.alert("WARNING", f"the restic repository at {where(job)} is locked by {who}; "
@@ -108,10 +108,11 @@ def dry_run(job: Job) -> None:
                                      f"and make a first snapshot of {job.backup.source_dir}")
             return
         raise _stop(job, error) from None
-    job.result.alert("INFO", f"dry run: a snapshot in {where(job)} would hold {summary.get('files_new')} new, "
-                             f"{summary.get('files_changed')} changed and {summary.get('files_unmodified')} "
-                             f"unchanged files, adding {format_bytes(int(summary.get('data_added') or 0))}; then "
-                             "forget and prune by the retention keys, and check")
+    job.result.reason = (f"dry run: a snapshot in {where(job)} would hold {summary.get('files_new')} new, "
+                         f"{summary.get('files_changed')} changed and {summary.get('files_unmodified')} unchanged "
+                         f"files, adding {format_bytes(int(summary.get('data_added') or 0))}; then forget and prune "
+                         "by the retention keys, and check")
+    job.result.alert("INFO", job.result.reason)
 
 
 def back_up(job: Job) -> None:

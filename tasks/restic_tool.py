@@ -17,6 +17,7 @@ from pathlib import Path
 from tasks import watchdog
 from tasks.config_backups import Backup
 from tasks.rclone import is_local
+from tasks.tool_errors import ToolError
 
 #: restic's "could not read some source files": the snapshot was made without them.
 INCOMPLETE = 3
@@ -25,12 +26,13 @@ INCOMPLETE = 3
 MINIMUM_VERSION = (0, 14, 0)
 
 
-class ResticError(Exception):
-    """restic refused or failed; the message is restic's own last words (never the password)."""
+class ResticError(ToolError):
+    """restic refused or failed; the message is restic's own words (never the password); `missing`: there is no
+    repository."""
 
     def __init__(self, message: str, needs_action: bool = False, missing: bool = False):
-        super().__init__(message)
-        self.needs_action, self.missing = needs_action, missing
+        super().__init__(message, needs_action)
+        self.missing = missing
 
 
 def repository(backup: Backup) -> str:
@@ -62,16 +64,12 @@ class Restic:
         self._run("init")
 
     def locks(self) -> list[dict]:
-        """Every lock in the repository: time, hostname, pid, exclusive (restic's own fields)."""
+        """Every lock in the repository: its id (the file name under `locks/`), time, hostname, pid, exclusive."""
         found = []
         for lock_id in self._run("list", "locks", "--no-lock").split():
             with contextlib.suppress(ResticError, json.JSONDecodeError):  # a lock removed meanwhile
-                found.append(json.loads(self._run("cat", "lock", lock_id, "--no-lock")))
+                found.append({**json.loads(self._run("cat", "lock", lock_id, "--no-lock")), "id": lock_id})
         return found
-
-    def unlock(self) -> None:
-        """Remove the locks restic itself calls stale (its process gone, or older than 30 minutes)."""
-        self._run("unlock")
 
     def backup_folder(self, source: Path, tags: list[str], host: str, dry_run: bool = False) -> dict:
         """A snapshot of `source` with the entry's excludes and markers, its files at the snapshot's top (taken
@@ -188,7 +186,7 @@ class Restic:
 def _error(stderr: str, returncode: int) -> ResticError:
     """restic's last words, e.g. `Fatal: wrong password or no key found`; a missing repository is told apart."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    fatal = next((line for line in reversed(lines) if line.startswith("Fatal:")), lines[-1] if lines else "")
+    fatal = next((line for line in reversed(lines) if line.startswith("Fatal:")), lines[0] if lines else "")
     message = fatal.removeprefix("Fatal: ") or f"restic exit {returncode}"
     missing = "Is there a repository" in stderr or "unable to open config file" in stderr
     wrong_password = "wrong password" in stderr

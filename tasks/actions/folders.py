@@ -20,6 +20,7 @@ from tasks.job import Job, Stop, as_stop
 from tasks.kinds import Kind
 from tasks.sealed_folder import at_chosen_destination, at_destination, names, sealed, trust
 from tasks.summary import format_bytes
+from tasks.tool_errors import ToolError
 
 
 def _write_list(file_list: Path, paths) -> None:
@@ -168,7 +169,7 @@ def scheduled_drill(job: Job) -> None:
     drill that passed is remembered, so a failed one is tried again next run."""
     try:
         (restic_engine.drill if job.backup.engine == "restic" else sample_and_check)(job)  # an INFO alert
-    except (Stop, rc.RcloneError) as failure:
+    except (Stop, ToolError) as failure:
         stop = as_stop(failure)
         job.result.alert(stop.level, stop.message, **stop.metrics)
         return

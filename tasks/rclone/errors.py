@@ -6,6 +6,8 @@ Reads rclone's `--use-json-log` lines; a line that is not JSON counts as an erro
 import json
 import re
 
+from tasks.tool_errors import ToolError
+
 from .onthefly import MASK, redact_remotes
 
 #: A second net, for text that is not a well-formed on-the-fly remote: any `name=value` whose name sounds secret,
@@ -17,16 +19,12 @@ _SECRET_OPTION = re.compile(r"""(\b[A-Za-z0-9_]*(?:pass|password\d*|key|secret|t
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+@", re.IGNORECASE)
 
 
-class RcloneError(Exception):
-    """rclone failed; the message is already in plain words and free of secrets.
-
-    `needs_action`: the cause will not go away by itself (a refused login, an expired token, a missing remote).
-    """
+class RcloneError(ToolError):
+    """rclone failed (tasks.tool_errors.ToolError), with its exit code when it ran."""
 
     def __init__(self, message: str, returncode: int | None = None, needs_action: bool = False):
-        super().__init__(message)
+        super().__init__(message, needs_action)
         self.returncode = returncode
-        self.needs_action = needs_action
 
 
 #: How many files an explanation names; the rest are counted.
