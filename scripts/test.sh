@@ -28,4 +28,6 @@ scripts/setup.sh requirements-dev.txt
 echo "test: lint (ruff) and generated config docs"
 .venv/bin/ruff check --quiet .
 .venv/bin/python scripts/config_docs.py --check
-exec .venv/bin/python -m pytest "$@"
+# Four workers: the tests mostly wait on rclone, restic, MariaDB and doit processes, not the CPU (measured: 13.4 min
+# in one process, 5.8 min in four, on two cores).
+exec .venv/bin/python -m pytest -n 4 "$@"
