@@ -190,16 +190,18 @@ def describe(backup) -> str:
     """Its line in `doit list`: source -> destinations, filter, retention."""
     age = f"files newer than {backup.days} days" if backup.days else "all files"
     places = [rc.redact(item.rclone_path) for item in backup.destinations]
+    kept = "/".join(dict.fromkeys(str(item.retention.last) for item in backup.destinations))
+    database = backup.database
+    source = (f"databases {', '.join(database.databases) or 'all'} at "
+              f"{database.socket or f'{database.host}:{database.port}'}" if database else backup.source_dir)
     if backup.engine == "restic":
-        return (f"{backup.source_dir} -> restic {' + '.join(places)}; keep last "
-                f"{'/'.join(dict.fromkeys(str(item.retention.last) for item in backup.destinations))} snapshots")
+        return f"{source} -> restic {' + '.join(places)}; keep last {kept} snapshots"
     if backup.mode == "archive":
         deleted = "; source files deleted once archived" if backup.delete_source_after_archive else ""
-        return (f"{backup.source_dir} -> archive at {' + '.join(places)}; {age}, max {backup.max_size_mb} MiB, "
-                f"never pruned{deleted}")
-    kept = "/".join(dict.fromkeys(str(item.retention.last) for item in backup.destinations))
-    return (f"{backup.source_dir} -> {' + '.join(f'{place}/{backup.name}_YYYY-MM-DD' for place in places)}; "
-            f"{age}, max {backup.max_size_mb} MiB, keep {kept}")
+        return (f"{source} -> archive at {' + '.join(places)}; {age}, max {backup.max_size_mb} MiB, never "
+                f"pruned{deleted}")
+    return (f"{source} -> {' + '.join(f'{place}/{backup.name}_YYYY-MM-DD' for place in places)}; {age}, max "
+            f"{backup.max_size_mb} MiB, keep {kept}")
 
 
 KINDS = (
