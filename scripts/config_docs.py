@@ -111,7 +111,9 @@ def tables() -> dict[str, str]:
     """Each README table by the title in its marker: one per section, one for all channels' keys, and the faults
     with their remedies."""
     sections = {"top-level keys": schema.SCHEMA, "backup keys": schema.BACKUP_SCHEMA,
-                "rclone keys": schema.RCLONE_SCHEMA, "notifications keys": schema.NOTIFICATIONS_SCHEMA}
+                "destination keys": schema.DESTINATION_SCHEMA, "database keys": schema.DATABASE_SCHEMA,
+                "restic keys": schema.RESTIC_SCHEMA, "rclone keys": schema.RCLONE_SCHEMA,
+                "notifications keys": schema.NOTIFICATIONS_SCHEMA}
     made = {title: table(["key", "default", "meaning"], [row(name, rules) for name, rules in section.items()])
             for title, section in sections.items()}
     made["channel keys"] = table(["channel", "key", "default", "meaning"],

@@ -22,7 +22,8 @@ EVERY_KEY = {prefix + name: rules for prefix, section in SECTIONS.items() for na
 
 #: README tables without a channel column, by the title in their marker comment.
 TABLES = {"top-level keys": schema.SCHEMA, "backup keys": schema.BACKUP_SCHEMA, "rclone keys": schema.RCLONE_SCHEMA,
-          "notifications keys": schema.NOTIFICATIONS_SCHEMA}
+          "destination keys": schema.DESTINATION_SCHEMA, "database keys": schema.DATABASE_SCHEMA,
+          "restic keys": schema.RESTIC_SCHEMA, "notifications keys": schema.NOTIFICATIONS_SCHEMA}
 
 #: A key's line in the example, set or commented out; its indentation without the comment marks gives its depth.
 KEY_LINE = re.compile(r"(?P<margin>[ #-]*?)(?P<key>[a-z_]+):(?: |$)")
