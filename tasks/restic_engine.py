@@ -51,13 +51,13 @@ def check(job: Job) -> None:
         raise Stop("CRITICAL", f"restic {version} is older than {'.'.join(map(str, MINIMUM_VERSION))}: install a "
                                "newer one (Debian: apt install restic) or set restic.binary")
     try:
-        restic.open()
+        locks = restic.locks()  # opening the repository proves it is there and the password opens it
     except ResticError as error:
         if error.missing and job.backup.restic.init:
             job.result.alert("INFO", f"no restic repository at {where(job)} yet: this run creates it (init: true)")
             return
         raise _stop(job, error) from None
-    _locks(job, restic)
+    _locks(job, locks)
 
 
 def _stop(job: Job, error: ResticError) -> Stop:
@@ -67,9 +67,9 @@ def _stop(job: Job, error: ResticError) -> Stop:
     return Stop("CRITICAL" if error.needs_action else "ERROR", f"restic repository {where(job)}: {error}")
 
 
-def _locks(job: Job, restic: Restic) -> None:
+def _locks(job: Job, locks: list[dict]) -> None:
     host, now = socket.gethostname(), datetime.datetime.now(datetime.UTC)
-    for lock in restic.locks():
+    for lock in locks:
         hours = (now - _when(lock["time"])).total_seconds() / 3600
         gone = lock.get("hostname") == host and not _alive(int(lock.get("pid", 0)))
         who = f"{lock.get('hostname')} (pid {lock.get('pid')}, since {lock['time'][:19]})"
@@ -120,13 +120,13 @@ def back_up(job: Job) -> None:
     job.consequence, job.result.destination = NOTHING_DONE, where(job)
     restic = tool(job)
     try:
-        restic.open()
+        summary = restic.backup_folder(job.backup.source_dir, tags(job), socket.gethostname())
     except ResticError as error:
         if not (error.missing and job.backup.restic.init):
             raise _stop(job, error) from None
         restic.init()
         job.result.alert("INFO", f"created the restic repository at {where(job)}")
-    summary = restic.backup_folder(job.backup.source_dir, tags(job), socket.gethostname())
+        summary = restic.backup_folder(job.backup.source_dir, tags(job), socket.gethostname())
     job.consequence = SNAPSHOT_KEPT
     job.result.metrics["snapshot"] = {key: summary.get(key) for key in (
         "snapshot_id", "files_new", "files_changed", "files_unmodified", "data_added", "total_files_processed",
@@ -137,7 +137,7 @@ def back_up(job: Job) -> None:
         raise Stop("ERROR", f"snapshot {summary.get('snapshot_id')} was made without some source files, which "
                             "could not be read: " + "; ".join(summary["errors"]))
     policy = job.backup.retention
-    job.result.pruned = restic.forget(tags(job), socket.gethostname(), {
+    job.result.pruned, job.result.metrics["snapshots"] = restic.forget(tags(job), socket.gethostname(), {
         "last": policy.last, "daily": policy.days, "weekly": policy.weeks, "monthly": policy.months})
     job.consequence = "The new snapshot is in the repository."
     subset = job.backup.restic.read_data_subset

@@ -56,10 +56,6 @@ class Restic:
             raise ResticError(f"`{self.backup.restic.binary} version` answered {text.strip()[:80]!r}")
         return ".".join(found.groups()), tuple(int(part) for part in found.groups())
 
-    def open(self) -> None:
-        """The repository exists and the password opens it (ResticError with `missing` when there is none)."""
-        self._run("cat", "config", "--no-lock")
-
     def init(self) -> None:
         self._run("init")
 
@@ -94,17 +90,19 @@ class Restic:
             raise _error(stderr, returncode)
         return {**summary, "incomplete": returncode == INCOMPLETE, "errors": errors[:20]}
 
-    def forget(self, tags: list[str], host: str, keep: dict[str, int]) -> list[str]:
-        """Apply the keep rules to this backup's snapshots and prune what they drop; the ids removed."""
+    def forget(self, tags: list[str], host: str, keep: dict[str, int]) -> tuple[list[str], int]:
+        """Apply the keep rules to this backup's snapshots and prune what they drop; the ids removed, and how many
+        snapshots are kept."""
         rules = [f"--keep-{rule}={count}" for rule, count in keep.items() if count]
         text = self._run("forget", "--json", "--prune", "--host", host, "--group-by", "host,tags",
                          *(f"--tag={tag}" for tag in tags), *rules)
-        removed = []
+        removed, kept = [], 0
         for line in text.splitlines():  # the JSON list; prune's own report follows it as text
-            with contextlib.suppress(json.JSONDecodeError):
-                removed += [snapshot["short_id"] for group in json.loads(line) for snapshot in
-                            group.get("remove") or ()]
-        return removed
+            with contextlib.suppress(json.JSONDecodeError, TypeError, AttributeError):
+                groups = json.loads(line)
+                removed += [snapshot["short_id"] for group in groups for snapshot in group.get("remove") or ()]
+                kept += sum(len(group.get("keep") or ()) for group in groups)
+        return removed, kept
 
     def check(self, read: str) -> None:
         """`restic check`: the structure only (`read` ""), every byte of the data ("all"), or a share of it

@@ -96,21 +96,36 @@ def collect(config, run, names: list[str] | None = None) -> list[Row]:
 
 def _look(backup, index: int, run) -> Row:
     row = Row(backup.name, rc.redact(backup.rclone_path))
-    last = results.read_any(run.results_dir, task_name("backup", backup.name))
+    last, metrics = _last_run(run, backup.name, index)
     if last:
-        entry = last.destinations[index] if last.destinations and index < len(last.destinations) else None
-        row.last_run, row.last_run_at = (entry or {}).get("status", last.status), last.started
+        row.last_run, row.last_run_at = metrics.pop("status", last.status), last.started
     row.last_verify = _outcome(run, "verify", backup.name)
     row.last_drill = _drill(run, backup, index)
     newest, answered = None, True
     try:
-        newest = _newest(backup, row, run)
+        if backup.engine == "restic" and last and last.run_id == run.run_id and metrics.get("snapshot") \
+                and row.last_run in ("ok", "warning"):  # a snapshot made in this very run: no second look
+            newest, row.complete = run.today, metrics.get("snapshots", 0)
+        else:
+            newest = _newest(backup, row, run)
     except (rc.RcloneError, OSError, ValueError) as error:
         answered, row.note = False, str(error)
     row.newest = newest.isoformat() if newest else None
     row.age_days = (run.today - newest).days if newest else None
     row.state = state_of(newest, run.today, backup.max_age_days, row.last_run, answered)
     return row
+
+
+def _last_run(run, name: str, index: int) -> tuple[results.Result | None, dict]:
+    """The backup's last result, and its measurements (with `status`) at destination `index` when it has
+    several."""
+    last = results.read_any(run.results_dir, task_name("backup", name))
+    if last is None:
+        return None, {}
+    if last.destinations and index < len(last.destinations):
+        entry = last.destinations[index]
+        return last, {**entry["metrics"], "status": entry["status"]}
+    return last, dict(last.metrics)
 
 
 def _newest(backup, row: Row, run) -> datetime.date | None:
