@@ -86,15 +86,17 @@ def folders_of(backup, files: list[tuple[str, int]], today: datetime.date) -> li
                    name in doomed) for name in sorted(dated, key=dated.get)]
 
 
-def collect(config, run, names: list[str] | None = None) -> list[Row]:
-    """A row for each backup (or those `names`) and destination, looked at in parallel."""
+def collect(config, run, names: list[str] | None = None, ask_free: bool = True) -> list[Row]:
+    """A row for each backup (or those `names`) and destination, looked at in parallel. `ask_free`: ask each
+    remote its free space when this run's check_space did not measure it (a full run does not: one process less
+    per destination)."""
     wanted = [(backup.at(index), index) for backup in config.backups if not names or backup.name in names
               for index in range(len(backup.destinations))]
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
-        return list(pool.map(lambda pair: _look(pair[0], pair[1], run), wanted))
+        return list(pool.map(lambda pair: _look(pair[0], pair[1], run, ask_free), wanted))
 
 
-def _look(backup, index: int, run) -> Row:
+def _look(backup, index: int, run, ask_free: bool) -> Row:
     row = Row(backup.name, rc.redact(backup.rclone_path))
     last, metrics = _last_run(run, backup.name, index)
     if last:
@@ -107,7 +109,7 @@ def _look(backup, index: int, run) -> Row:
                 and row.last_run in ("ok", "warning"):  # a snapshot made in this very run: no second look
             newest, row.complete = run.today, metrics.get("snapshots", 0)
         else:
-            newest = _newest(backup, row, run)
+            newest = _newest(backup, row, run, ask_free)
     except (rc.RcloneError, OSError, ValueError) as error:
         answered, row.note = False, str(error)
     row.newest = newest.isoformat() if newest else None
@@ -116,10 +118,10 @@ def _look(backup, index: int, run) -> Row:
     return row
 
 
-def _last_run(run, name: str, index: int) -> tuple[results.Result | None, dict]:
-    """The backup's last result, and its measurements (with `status`) at destination `index` when it has
-    several."""
-    last = results.read_any(run.results_dir, task_name("backup", name))
+def _last_run(run, name: str, index: int, kind: str = "backup") -> tuple[results.Result | None, dict]:
+    """The last result of `kind` for the backup, and its measurements (with `status`) at destination `index` when
+    it has several."""
+    last = results.read_any(run.results_dir, task_name(kind, name))
     if last is None:
         return None, {}
     if last.destinations and index < len(last.destinations):
@@ -128,7 +130,7 @@ def _last_run(run, name: str, index: int) -> tuple[results.Result | None, dict]:
     return last, dict(last.metrics)
 
 
-def _newest(backup, row: Row, run) -> datetime.date | None:
+def _newest(backup, row: Row, run, ask_free: bool) -> datetime.date | None:
     """List the destination (dated folders, an archive's manifest or a restic repository's snapshots)."""
     if backup.engine == "restic":
         from tasks import restic_engine  # restic's modules only where restic is used
@@ -140,7 +142,7 @@ def _newest(backup, row: Row, run) -> datetime.date | None:
     rclone = rc.Rclone(backup.rclone, run.timeout)
     files = rclone.list_files(backup.rclone_path, missing_ok=True, bounded=True)
     row.bytes = sum(size for _, size in files)
-    row.free = _free(rclone, backup.rclone_path)
+    row.free = _free(rclone, backup, run, ask_free)
     if backup.mode == "archive":
         manifest = rclone.read_text(rc.join(backup.rclone_path, integrity.ARCHIVE_NAME)) or ""
         days = [line.split()[2] for line in manifest.splitlines() if line.startswith("# archived ")]
@@ -153,9 +155,15 @@ def _newest(backup, row: Row, run) -> datetime.date | None:
     return datetime.date.fromisoformat(sealed[-1].day) if sealed else None
 
 
-def _free(rclone, path: str) -> int | None:
+def _free(rclone, backup, run, ask: bool) -> int | None:
+    """Free space as this run's check_space measured it, else asked now when `ask` (None: not known)."""
+    checked, metrics = _last_run(run, backup.name, backup.index, "check_space")
+    if checked and checked.run_id == run.run_id and "free_bytes" in metrics:
+        return metrics["free_bytes"]
+    if not ask:
+        return None
     try:
-        return rclone.free_bytes(path)
+        return rclone.free_bytes(backup.rclone_path)
     except rc.RcloneError:
         return None
 

@@ -93,7 +93,7 @@ def stale_alarm(plan) -> list:
     not today's run of that backup worked), kept as the `status` task's result (STATUS_TASK); returns the rows,
     for the page written once the summary is."""
     result = results.Result(task=STATUS_TASK, backup="", run_id=plan.run.run_id)
-    rows = status.collect(plan.config, plan.run)
+    rows = status.collect(plan.config, plan.run, ask_free=False)
     for row in rows:
         if row.state in ("STALE", "NEVER"):
             backup = next(backup for backup in plan.config.backups if backup.name == row.backup)
