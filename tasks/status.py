@@ -17,8 +17,6 @@ from tasks import integrity, results, retention
 from tasks import rclone as rc
 from tasks.kinds import task_name
 
-STATES = ("OK", "STALE", "FAILING", "NEVER")
-
 
 @dataclasses.dataclass
 class Folder:
