@@ -185,7 +185,7 @@ def outcome(line: Line, summary: Summary) -> str:
         return f"{ok} of {len(line.destinations)} destinations ok{selected}"
     words = copy_words(line.files, line.bytes, line.copied, line.identical, summary.dry_run, line.succeeded) \
         if line.files else ""
-    if not line.succeeded or not line.files:
+    if not line.succeeded or not (line.files or line.snapshot):  # a snapshot's files are its own, not selected
         return "; ".join(part for part in (words, own_reason(line, summary)) if part)
     detail = (f"{snapshot_words(line.snapshot, line.repository_bytes)} -> {line.destination}" if line.snapshot else
               f"{words}{transfer_words(line)}, newest {line.newest_file} -> {line.destination}")

@@ -110,6 +110,8 @@ def _look(backup, index: int, run, ask_free: bool) -> Row:
             newest = _newest(backup, row, run, ask_free)
     except (rc.RcloneError, OSError, ValueError) as error:
         answered, row.note = False, str(error)
+    if backup.engine == "restic":  # the repository's size as its last run's `restic stats` measured it
+        row.bytes = metrics.get("repository_bytes")
     row.newest = newest.isoformat() if newest else None
     row.age_days = (run.today - newest).days if newest else None
     row.state = state_of(newest, run.today, backup.max_age_days, row.last_run, answered)

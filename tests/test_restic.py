@@ -268,6 +268,35 @@ def test_a_missing_repository_without_init_is_critical_and_nothing_is_created(si
     assert list(repo.iterdir()) == []
 
 
+def test_two_repositories_each_get_a_snapshot_and_a_line_and_one_failing_keeps_the_other(site, source, tmp_path,
+                                                                                          new_repository):
+    """`engine: restic` with two destinations: a snapshot in each, each told on its own summary line; one
+    repository with a wrong password fails only itself (exit 1), the other still gets its snapshot."""
+    first, second = new_repository(tmp_path / "repo1"), new_repository(tmp_path / "repo2")
+    both = {**entry("b1", source, first), "destinations": [{"rclone_path": str(repo)} for repo in (first, second)]}
+    del both["rclone_path"]
+    configure(site, tmp_path, both)
+    done = run(site)
+    assert done.returncode == 0, output(done)
+    assert "b1: 2 of 2 destinations ok" in done.stdout
+    for repo in (first, second):
+        assert re.search(rf"OK +at {re.escape(str(repo))}: snapshot [0-9a-f]{{8}}: 26 new", done.stdout), done.stdout
+        assert len(snapshots(repo)) == 1
+    restic(second, "key", "passwd", "--new-password-file", str(write_secret(tmp_path, "another password")))
+    again = run(site)
+    assert again.returncode == 1, output(again)
+    assert "b1: 1 of 2 destinations ok" in again.stdout
+    assert len(snapshots(first)) == 2
+    assert any("wrong password or no key found" in message for message in alerts(site.result("check_rclone:b1")))
+
+
+def write_secret(tmp_path: Path, value: str) -> Path:
+    path = tmp_path / "new-password"
+    path.write_text(value)
+    path.chmod(0o600)
+    return path
+
+
 def test_a_wrong_password_is_critical_and_the_snapshots_stay_untouched(site, source, tmp_path, new_repository):
     repo = new_repository(tmp_path / "repo")
     snapshot_at(repo, source, "b1")
