@@ -145,7 +145,7 @@ def copy(prepared: Prepared, chosen, sums: SourceSums) -> None:
         checked += [(archived_as, digest) for _, archived_as, digest, _ in decided.already]
     bad = _check(job, checked)
     good = [(stored_as, digest) for stored_as, digest, _ in uploads if stored_as not in bad]
-    _append(job, prepared, good)
+    _append(job, prepared, good, complete=not bad and not hashed["problems"])
     job.consequence = ARCHIVED
     origins = {stored_as: path for path, stored_as, _, _ in decided.beside} | \
               {archived_as: path for path, archived_as, _, _ in decided.already}
@@ -211,13 +211,16 @@ def _check(job: Job, checked: list[tuple[str, str]]) -> set[str]:
     return set(outcome.differ) | set(outcome.missing) if named else {stored_as for stored_as, _ in checked}
 
 
-def _append(job: Job, prepared: Prepared, good: list[tuple[str, str]]) -> None:
+def _append(job: Job, prepared: Prepared, good: list[tuple[str, str]], complete: bool) -> None:
     """Add this run's proven files to the manifest: read again just before (another run may have added its
-    lines), this run's block appended, the whole uploaded; never a line removed."""
-    if not good:
+    lines), this run's block appended, the whole uploaded; never a line removed. A run that found nothing new and
+    nothing wrong says so in one `# checked DATE` line: the archive is as fresh as that day (tasks.status)."""
+    if not good and not complete:
         return
     path = rc.join(job.backup.rclone_path, MANIFEST)
-    heading = f"# archived {job.run.today.isoformat()} by {socket.gethostname()} (backup {job.backup.name})\n"
+    said = "archived" if good else "checked"
+    heading = (f"# {said} {job.run.today.isoformat()} by {socket.gethostname()} (backup {job.backup.name})"
+               + ("" if good else ": nothing new, every selected file is archived") + "\n")
     try:
         current = job.rclone.read_text(path) or ""
         if not current.startswith(prepared.manifest):

@@ -62,8 +62,9 @@ def check(job: Job) -> None:
 
 def dry_run(job: Job) -> None:
     names = chosen(job, _listed(job))
-    job.result.alert("INFO", f"dry run: would dump {len(names)} databases ({', '.join(names)}) from {_where(job)}, "
-                             "then copy them like files")
+    job.result.reason = (f"dry run: would dump {len(names)} databases ({', '.join(names)}) from {_where(job)}, then "
+                         "copy them like files")
+    job.result.alert("INFO", job.result.reason)
 
 
 def dump_all(job: Job) -> None:

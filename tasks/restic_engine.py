@@ -162,6 +162,9 @@ def snapshots_for_status(backup, run) -> list[dict]:
 
 def latest(job: Job, restic: Restic) -> str:
     """`snapshot=` when given, else the newest snapshot of this backup."""
+    if job.run.day:
+        raise Stop("ERROR", f"{job.backup.name} keeps restic snapshots: name one with snapshot=ID (`restic "
+                            "snapshots` lists them), not date=")
     if job.run.snapshot:
         return job.run.snapshot
     found = sorted(restic.snapshots(tags(job)), key=lambda snapshot: snapshot["time"])

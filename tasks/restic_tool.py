@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tasks import watchdog
 from tasks.config_backups import Backup
-from tasks.rclone import is_local
+from tasks.rclone import is_local, redact
 from tasks.tool_errors import ToolError
 
 #: restic's "could not read some source files": the snapshot was made without them.
@@ -185,7 +185,7 @@ def _error(stderr: str, returncode: int) -> ResticError:
     """restic's last words, e.g. `Fatal: wrong password or no key found`; a missing repository is told apart."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = next((line for line in reversed(lines) if line.startswith("Fatal:")), lines[0] if lines else "")
-    message = fatal.removeprefix("Fatal: ") or f"restic exit {returncode}"
+    message = redact(fatal.removeprefix("Fatal: ")) or f"restic exit {returncode}"
     missing = "Is there a repository" in stderr or "unable to open config file" in stderr
     wrong_password = "wrong password" in stderr
     return ResticError(message, needs_action=missing or wrong_password, missing=missing)

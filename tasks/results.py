@@ -68,13 +68,14 @@ class Result:
         return self.status in ("ok", "warning")
 
 
-def result_path(folder: Path, task: str) -> Path:
-    return folder / (task.replace(":", "-") + ".json")
+def result_path(folder: Path, task: str, dry_run: bool = False) -> Path:
+    """A dry run's result has a file of its own: it never stands in for the last real run (`doit status`)."""
+    return folder / (task.replace(":", "-") + (".dry-run" if dry_run else "") + ".json")
 
 
 def write(folder: Path, result: Result) -> Path:
     """Write `result` into `folder` (created 0700); file_safety.Unsafe when the folder cannot be trusted."""
-    target = result_path(folder, result.task)
+    target = result_path(folder, result.task, result.dry_run)
     write_json(target, dataclasses.asdict(result))
     return target
 
@@ -97,15 +98,20 @@ def write_json(target: Path, data) -> None:
 
 
 def read(folder: Path, task: str, run_id: str) -> Result | None:
-    """The result `task` wrote in this run, or None when there is none (not run, crashed, or stale)."""
-    found = read_any(folder, task)
-    return found if found and found.run_id == run_id else None
+    """The result `task` wrote in this run (a real run or a dry run), or None when there is none (not run,
+    crashed, or stale)."""
+    for dry_run in (False, True):
+        found = read_any(folder, task, dry_run)
+        if found and found.run_id == run_id:
+            return found
+    return None
 
 
-def read_any(folder: Path, task: str) -> Result | None:
-    """The last result `task` wrote, of whichever run, or None (never run, or unreadable)."""
+def read_any(folder: Path, task: str, dry_run: bool = False) -> Result | None:
+    """The last result `task` wrote in a real run (or a dry run), of whichever run, or None (never run, or
+    unreadable)."""
     try:
-        data = json.loads(_read_private(result_path(folder, task)))
+        data = json.loads(_read_private(result_path(folder, task, dry_run)))
         data["alerts"] = [Alert(**alert) for alert in data.get("alerts", [])]
         return Result(**data)
     except (OSError, json.JSONDecodeError, TypeError):  # missing, a link, not a regular file, another version

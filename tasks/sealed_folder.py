@@ -179,6 +179,9 @@ class Sealed:
 
 def sealed(job: Job) -> Sealed:
     """The dated folder `choose_folder` picks, or the whole archive."""
+    if job.run.snapshot:
+        raise Stop("ERROR", f"snapshot= is for backups with `engine: restic`; {job.backup.name} has dated folders "
+                            "(or an archive): give date=YYYY-MM-DD")
     if job.backup.mode == "archive":
         return _archive(job)
     folder = choose_folder(job)

@@ -109,7 +109,7 @@ def _look(backup, index: int, run, ask_free: bool) -> Row:
         else:
             newest = _newest(backup, row, run, ask_free)
     except (rc.RcloneError, OSError, ValueError) as error:
-        answered, row.note = False, str(error)
+        answered, row.note = False, rc.redact(str(error))
     if backup.engine == "restic":  # the repository's size as its last run's `restic stats` measured it
         row.bytes = metrics.get("repository_bytes")
     row.newest = newest.isoformat() if newest else None
@@ -145,7 +145,7 @@ def _newest(backup, row: Row, run, ask_free: bool) -> datetime.date | None:
     row.free = _free(rclone, backup, run, ask_free)
     if backup.mode == "archive":
         manifest = rclone.read_text(rc.join(backup.rclone_path, integrity.ARCHIVE_NAME)) or ""
-        days = [line.split()[2] for line in manifest.splitlines() if line.startswith("# archived ")]
+        days = [line.split()[2] for line in manifest.splitlines() if line.startswith(("# archived ", "# checked "))]
         row.complete = len(integrity.parse(manifest))
         return datetime.date.fromisoformat(days[-1]) if days else None
     row.folders = folders_of(backup, files, run.today)

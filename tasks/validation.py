@@ -103,7 +103,7 @@ def problems(document: dict) -> tuple[list[tuple[Position, str]], dict]:
     validator = Validator(schema.SCHEMA)
     validator.validate(document)
     return (_flatten(validator.errors, ()) + _duplicate_names(document.get(BACKUPS))
-            + _destination_forms(document.get(BACKUPS)) + _archive_rules(document.get(BACKUPS))
+            + _destination_forms(document.get(BACKUPS)) + _entry_rules(document.get(BACKUPS))
             + _exposed_credentials(document.get("notifications"))), validator.document
 
 
@@ -222,14 +222,30 @@ def _destination_forms(entries) -> list[tuple[Position, str]]:
 RETENTION_KEYS = ("retention", "retention_days", "retention_weeks", "retention_months")
 
 
-def _archive_rules(entries) -> list[tuple[Position, str]]:
-    """An archive is never pruned and only an archive deletes source files; a snapshot engine keeps whole
-    snapshots: keys that say otherwise are mistakes."""
+def _entry_rules(entries) -> list[tuple[Position, str]]:
+    """Keys that contradict each other: one place given twice as a destination; restic with an on-the-fly remote
+    (its options would reach restic's command line) or with `days`/`mode`; retention keys on an archive, which is
+    never pruned; `delete_source_after_archive` without one."""
     found = []
     for index, entry in enumerate(entries if isinstance(entries, list) else ()):
         if not isinstance(entry, dict):
             continue
+        places = [((BACKUPS, index), entry)] + [((BACKUPS, index, "destinations", number), item) for number, item
+                                                in enumerate(entry.get("destinations") or ()
+                                                             if isinstance(entry.get("destinations"), list) else ())]
+        paths = [(position, item.get("rclone_path")) for position, item in places if isinstance(item, dict)
+                 and isinstance(item.get("rclone_path"), str)]
+        seen = set()
+        for position, path in paths:
+            if path in seen:
+                found.append(((*position, "rclone_path"), f"{path!r} is already a destination of this backup: two "
+                                                          "copies in one place are one copy"))
+            seen.add(path)
         if entry.get("engine") == "restic":
+            found += [((*position, "rclone_path"), "restic would get this on-the-fly remote's options on its command "
+                                                   "line, where any local user reads them: define the remote with "
+                                                   "`rclone config` and name it here")
+                      for position, path in paths if path.startswith(":")]
             found += [((BACKUPS, index, name), f"has no meaning with `engine: restic` ({why}): remove it")
                       for name, why in (("days", "each snapshot holds every file; restic stores only what changed"),
                                         ("mode", "restic keeps snapshots, pruned by the retention keys"))

@@ -193,10 +193,12 @@ def test_source_files_are_deleted_only_once_both_destinations_hold_them_by_sha25
     assert run.returncode == 0, run.stdout + run.stderr
     assert listing(source) == {}
     expected = {path: sha(content) for path, content in FILES.items()}
-    for box in (box1, box2):
+    checked = (f"# checked {today()} by {socket.gethostname()} (backup cold): nothing new, every selected file is "
+               "archived", {})  # box1 got it all in the run box2 was down: this run found it complete there
+    for box, later in ((box1, [checked]), (box2, [])):
         files, manifest = archived(box.root / "archive")
         assert files == FILES
-        assert manifest == [(heading(), expected)]
+        assert manifest == [(heading(), expected), *later]
     deleted = sorted(site.result("backup:cold")["metrics"]["deleted_sources"], key=lambda item: item["path"])
     assert deleted == [{"path": path, "size": len(FILES[path]), "sha256": expected[path],
                         "destinations": ["box1:archive", "box2:archive"]} for path in sorted(FILES)]
@@ -275,7 +277,10 @@ def test_later_runs_add_only_what_is_new_or_changed_and_only_append_to_the_manif
     unchanged = (disk / MANIFEST).read_bytes()
     fourth = site.doit()
     assert fourth.returncode == 0, fourth.stdout + fourth.stderr
-    assert (disk / MANIFEST).read_bytes() == unchanged
+    now = (disk / MANIFEST).read_bytes()  # nothing new: one line saying the archive was found complete today
+    assert now.startswith(unchanged)
+    assert now[len(unchanged):].decode() == (f"# checked {today()} by {socket.gethostname()} (backup cold): nothing "
+                                             "new, every selected file is archived\n")
     verified = site.doit("run", "verify:cold")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "all 6 files of the archive at offsite:archive match its ARCHIVE-SHA256SUMS" in verified.stdout

@@ -53,6 +53,10 @@ def test_the_one_destination_short_form_still_works(tmp_path):
     ({"rclone_path": "a:", "delete_source_after_archive": True},
      "backup_copy_list[0] (web).delete_source_after_archive: only with `mode: archive`"),
     ({"rclone_path": "a:", "mode": "cold"}, "backup_copy_list[0] (web).mode: unallowed value cold"),
+    ({"destinations": [{"rclone_path": "a:x"}, {"rclone_path": "a:x"}]},
+     "backup_copy_list[0] (web).destinations[1].rclone_path: 'a:x' is already a destination of this backup"),
+    ({"rclone_path": ":sftp,host=h,pass=s3cret:repo", "engine": "restic"},
+     "backup_copy_list[0] (web).rclone_path: restic would get this on-the-fly remote's options on its command line"),
 ])
 def test_each_destination_mistake_is_named_where_it_is(tmp_path, entry, problem):
     found = loaded(tmp_path, entry)

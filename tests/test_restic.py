@@ -629,3 +629,17 @@ def test_a_dry_runs_summary_line_says_what_the_snapshot_would_add(site, source, 
     assert done.returncode == 0, output(done)
     line = re.search(r"^ +OK +b1:(.*)$", done.stdout, re.MULTILINE)
     assert line and f"{len(listing(source))} new" in line[1], done.stdout
+
+
+def test_restore_by_date_is_refused_naming_snapshot_ids_instead(site, source, tmp_path, new_repository):
+    """A restic backup has snapshots, not dated folders: `date=` is refused, never silently replaced by the newest
+    snapshot; and `snapshot=` on a backup with dated folders is refused the same way."""
+    repo = new_repository(tmp_path / "repo")
+    configure(site, tmp_path, entry("b1", source, repo),
+              {"name": "plain", "source_dir": str(source), "rclone_path": str(tmp_path)})
+    target = tmp_path / "restored"
+    by_date = run(site, "run", "restore:b1", "date=2026-12-01", f"target={target}")
+    assert by_date.returncode == 1 and "name one with snapshot=ID" in by_date.stdout, output(by_date)
+    by_snapshot = run(site, "run", "restore:plain", "snapshot=1a2b3c4d", f"target={target}")
+    assert by_snapshot.returncode == 1 and "snapshot= is for backups with `engine: restic`" in by_snapshot.stdout
+    assert not target.exists() or not any(target.iterdir())

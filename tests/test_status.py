@@ -634,3 +634,20 @@ def test_the_page_of_a_full_run_shows_the_alerts_of_that_run(site, tmp_path):
     assert run.returncode == 1 and f"CRITICAL status: newest complete offsite copy of db at {nas}" in run.stdout
     alerts = (site.config_path.parent / "status.html").read_text().partition("<h2>Alerts of the last run</h2>")[2]
     assert f"newest complete offsite copy of db at {nas} is 3 days old" in alerts.partition("<h2>")[0]
+
+
+def test_a_dry_run_never_stands_in_for_the_last_real_run(site, tmp_path):
+    """A dry run has a result of its own: after a failed real run, `doit dry_run=1` leaves `doit status` FAILING
+    (a monitor that runs it keeps seeing the failure)."""
+    make_files(tmp_path / "usb", FILES)
+    nas = tmp_path / "nas"
+    make_dated_folder(nas / dated("web", 1))
+    (nas / dated("web")).write_text("a file where today's folder goes")
+    site.write_config([{"name": "web", "source_dir": str(tmp_path / "usb"), "rclone_path": str(nas)}])
+    assert site.doit().returncode == 1
+    (nas / dated("web")).unlink()
+    assert site.doit("dry_run=1").returncode == 0
+    shown = site.doit("status")
+    rows, _ = table(shown.stdout)
+    assert shown.returncode == 1, output(shown)
+    assert row_at(rows, "web", nas)["STATE"] == "FAILING" and row_at(rows, "web", nas)["LAST RUN"].endswith("failed")

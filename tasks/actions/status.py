@@ -126,7 +126,9 @@ def show_log(plan):
     try:
         runs = int(plan.run.runs or 1)
     except ValueError:
-        return TaskFailed(f"runs={plan.run.runs} is not a number of runs")
+        runs = 0
+    if runs < 1:
+        return TaskFailed(f"runs={plan.run.runs} is not a number of runs (1 or more)")
     lines = logs.lines_of(plan.config.log_file, plan.run.name, runs=runs)
     sys.stdout.write("\n".join(lines or [f"no log lines of {plan.run.name} in {plan.config.log_file}"]) + "\n")
     return True
