@@ -207,6 +207,7 @@ def at_chosen_destination(work):
     """`work` on the destination `dest=` names (tasks.destinations.pick), the first when not given."""
     def at_destination(job: Job) -> None:
         chosen = dataclasses.replace(job, backup=destinations.pick(job.backup, job.run.destination))
+        job.result.metrics["destination_index"] = chosen.backup.index  # whose verify or drill, for `doit status`
         try:
             work(chosen)
         finally:

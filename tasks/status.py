@@ -99,7 +99,7 @@ def _look(backup, index: int, run, ask_free: bool) -> Row:
     last, metrics = _last_run(run, backup.name, index)
     if last:
         row.last_run, row.last_run_at = metrics.pop("status", last.status), last.started
-    row.last_verify = _outcome(run, "verify", backup.name)
+    row.last_verify = _outcome(run, "verify", backup.name, index)
     row.last_drill = _drill(run, backup, index)
     newest, answered = None, True
     try:
@@ -168,9 +168,12 @@ def _free(rclone, backup, run, ask: bool) -> int | None:
         return None
 
 
-def _outcome(run, kind: str, name: str) -> str | None:
+def _outcome(run, kind: str, name: str, index: int) -> str | None:
+    """The last `verify:NAME` (or `drill:NAME`) there was at destination `index`, and how it ended."""
     found = results.read_any(run.results_dir, task_name(kind, name))
-    return f"{found.started[:10]} {found.status}" if found else None
+    if found is None or found.metrics.get("destination_index") != index:  # unknown: not claimed for any
+        return None
+    return f"{found.started[:10]} {found.status}"
 
 
 def _drill(run, backup, index: int) -> str | None:
@@ -179,7 +182,7 @@ def _drill(run, backup, index: int) -> str | None:
     try:
         return f"{record.read_text().strip()} ok"
     except OSError:
-        return _outcome(run, "drill", backup.name)
+        return _outcome(run, "drill", backup.name, index)
 
 
 def as_json(rows: list[Row]) -> str:

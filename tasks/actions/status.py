@@ -67,7 +67,8 @@ def folders_table(rows) -> str:
         out += [f"  {folder.day}  {folder.name:40} {folder.files:>8} files  {format_bytes(folder.bytes):>10}  "
                 + ("sealed" if folder.sealed else "INCOMPLETE")
                 + ("  deleted by the next good run" if folder.deleted_next else "")
-                for folder in row.folders] or ["  nothing there yet"]
+                for folder in row.folders] or [f"  an archive of {row.complete} files, last archived or checked "
+                                                 f"{row.newest}" if row.complete else "  nothing there yet"]
     return render.printable_lines(out)
 
 
