@@ -86,9 +86,10 @@ def dump_all(job: Job) -> None:
 
 
 def clear(job: Job) -> None:
-    """Empty the staging folder: dumps live there only while a run copies them."""
+    """Empty the staging folder: dumps live there only while a run copies them. Never through a symbolic link
+    planted in its place (the check refuses such a folder; this runs after a failure too)."""
     staging = job.backup.source_dir
-    if staging.is_dir():
+    if not staging.is_symlink() and staging.is_dir():
         for entry in staging.iterdir():
             entry.unlink() if entry.is_file() or entry.is_symlink() else shutil.rmtree(entry)
 

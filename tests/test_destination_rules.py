@@ -1,10 +1,12 @@
 """Several destinations and archives as the config states them, and how their outcomes are told as one: pure
 decisions, no rclone (the runs themselves: tests/test_destinations.py, tests/test_archive.py)."""
 
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
-from tasks import config, destinations, results
+from tasks import config, database_source, destinations, results
 from tasks.job import Stop
 
 
@@ -123,3 +125,21 @@ def test_dest_that_is_ambiguous_or_unknown_lists_the_choices(backup, wanted, pro
         destinations.pick(backup, wanted)
     assert problem in stopped.value.message
     assert "dest=1: box1:offsite; dest=2: box2:offsite; dest=3: box2:other" in stopped.value.message
+
+
+def test_emptying_the_staging_folder_never_follows_a_link_planted_in_its_place(tmp_path):
+    """The staging folder is emptied after every run, also after a failed one; a symbolic link in its place (the
+    check refuses it) must not make that delete the files it points to."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("keep me")
+    staging = tmp_path / "staging" / "db"
+    staging.parent.mkdir()
+    staging.symlink_to(elsewhere)
+    database_source.clear(SimpleNamespace(backup=SimpleNamespace(source_dir=staging)))
+    assert (elsewhere / "precious.txt").read_text() == "keep me"
+    staging.unlink()
+    staging.mkdir()
+    (staging / "old.sql.gz").write_bytes(b"x")
+    database_source.clear(SimpleNamespace(backup=SimpleNamespace(source_dir=staging)))
+    assert list(staging.iterdir()) == []
