@@ -125,6 +125,11 @@ class Backup:
     def rclone(self) -> RcloneSettings:
         return self.destination.rclone
 
+    @property
+    def destination_tag(self) -> str:
+        """What names this destination's own files: "" for the first (as with one destination), `.dest2` …"""
+        return f".dest{self.index + 1}" if self.index else ""
+
     def at(self, index: int) -> "Backup":
         """This backup seen at its destination number `index` (0: the first)."""
         return dataclasses.replace(self, index=index)

@@ -96,8 +96,7 @@ class Job:
 
     def destination_file(self, suffix: str) -> Path:
         """A private working file of this job's destination: a backup's destinations are worked on at once."""
-        index = self.backup.index
-        return self.state_file(suffix if index == 0 else f"{suffix}.dest{index + 1}")
+        return self.state_file(suffix + self.backup.destination_tag)
 
 
 def record(kind: kinds.Kind, backup: Backup, run: Run) -> bool:

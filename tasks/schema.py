@@ -12,6 +12,9 @@ from tasks.keys import key
 #: Backup names become folder names (`<name>_YYYY-MM-DD`) and doit task names: keep them plain.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
+#: The name of a secret (an environment variable, a line of the secrets file, a keyring entry).
+SECRET_NAME_PATTERN = r"[A-Z][A-Z0-9_]*"
+
 #: rclone flags the tool must control itself, and why: filters would make the frozen file list no longer the only
 #: selection (the size check and the file count would not describe the copy); output flags would hide the JSON log
 #: and the statistics the tool reads.
@@ -61,7 +64,7 @@ DATABASE_SCHEMA = {
                 empty=False),
     "password_secret": key("string", "Name of the secret holding the dump user's password (environment, "
                                      "`secrets_file` or keyring; never in this file, never on a command line).",
-                           default="MARIADB_PASSWORD", regex=r"[A-Z][A-Z0-9_]*"),
+                           default="MARIADB_PASSWORD", regex=SECRET_NAME_PATTERN),
     "databases": key("list", "Databases to dump; `[]`: every database but `exclude_databases`.",
                      example=["shop", "wiki"], default=[], schema={"type": "string", "empty": False}),
     "exclude_databases": key("list", "Left out when `databases` is `[]`: the server's own schemas, by default.",
@@ -80,7 +83,7 @@ RESTIC_SCHEMA = {
                   empty=False),
     "password_secret": key("string", "Name of the secret holding the repository's password (environment, "
                                      "`secrets_file` or keyring).", default="RESTIC_PASSWORD",
-                           regex=r"[A-Z][A-Z0-9_]*"),
+                           regex=SECRET_NAME_PATTERN),
     "init": key("boolean", "Create the repository when it does not exist; false: a missing repository is a "
                            "CRITICAL alert, never created silently.", default=False),
     "read_data_subset": key("string", "Share of the data `restic check` reads after each run (`n/t`, `x%` or a "

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tasks import integrity, results, retention
 from tasks import rclone as rc
+from tasks.actions import folders
 from tasks.kinds import task_name
 
 
@@ -178,9 +179,8 @@ def _outcome(run, kind: str, name: str, index: int) -> str | None:
 
 def _drill(run, backup, index: int) -> str | None:
     """The last drill that passed (its record), else the last drill task's outcome."""
-    record = run.state_dir / "drills" / (backup.name + (f".dest{index + 1}" if index else ""))
     try:
-        return f"{record.read_text().strip()} ok"
+        return f"{folders.drill_record(run.state_dir, backup).read_text().strip()} ok"
     except OSError:
         return _outcome(run, "drill", backup.name, index)
 

@@ -147,10 +147,9 @@ def sample_and_check(job: Job, rng: random.Random | None = None) -> str:
     return checked
 
 
-def _drill_record(job: Job) -> Path:
-    """The date of the last drill that passed, per destination."""
-    index = job.backup.index
-    return job.run.state_dir / "drills" / (job.backup.name + (f".dest{index + 1}" if index else ""))
+def drill_record(state_dir: Path, backup) -> Path:
+    """The date of the last drill that passed, per destination (`doit status` reads it too)."""
+    return state_dir / "drills" / (backup.name + backup.destination_tag)
 
 
 def drill_due(job: Job) -> bool:
@@ -158,7 +157,7 @@ def drill_due(job: Job) -> bool:
     if not job.backup.drill_every_days:
         return False
     try:
-        last = datetime.date.fromisoformat(_drill_record(job).read_text().strip())
+        last = datetime.date.fromisoformat(drill_record(job.run.state_dir, job.backup).read_text().strip())
     except (FileNotFoundError, ValueError):
         return True
     return (job.run.today - last).days >= job.backup.drill_every_days
@@ -173,7 +172,7 @@ def scheduled_drill(job: Job) -> None:
         stop = as_stop(failure)
         job.result.alert(stop.level, stop.message, **stop.metrics)
         return
-    record = _drill_record(job)
+    record = drill_record(job.run.state_dir, job.backup)
     file_safety.private_folder(record.parent, "drill records folder")
     with open(file_safety.open_private(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "drill record"), "w") as out:
         out.write(job.run.today.isoformat() + "\n")
