@@ -43,6 +43,9 @@ class MariaDBServer:
     def __init__(self, folder: Path, tcp: bool = False):
         self.folder = folder
         self.datadir = folder / "data"
+        # its own temporary folder: servers bootstrapped at once in the shared /tmp collide on their temporary
+        # tables' names (measured: "Could not remove temporary table '/tmp/#sql-temptable-…'", install aborted)
+        self.tmpdir = folder / "tmp"
         self.log = folder / "mariadbd.err"
         self.port = free_port() if tcp else None
         self.process = None
@@ -61,9 +64,11 @@ class MariaDBServer:
         """A fresh data directory: the system tables only (no test database), root@localhost without a password
         (`normal`, not `socket`: so any local account of the tests can log in as root)."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(exist_ok=True)
         result = subprocess.run(
             ["mariadb-install-db", "--no-defaults", *self._user(), f"--datadir={self.datadir}",
-             "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve", *INNODB],
+             f"--tmpdir={self.tmpdir}", "--auth-root-authentication-method=normal", "--skip-test-db",
+             "--skip-name-resolve", *INNODB],
             capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode:
             raise RuntimeError(f"mariadb-install-db failed (exit {result.returncode}): {result.stdout[-2000:]}"
@@ -76,7 +81,8 @@ class MariaDBServer:
         network = ([f"--port={self.port}", "--bind-address=127.0.0.1"] if self.port
                    else ["--skip-networking"])
         self.process = subprocess.Popen(
-            [MARIADBD, "--no-defaults", *self._user(), f"--datadir={self.datadir}", f"--socket={self.socket}",
+            [MARIADBD, "--no-defaults", *self._user(), f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
+             f"--socket={self.socket}",
              *network, f"--pid-file={self.folder / 'mariadbd.pid'}", f"--log-error={self.log}",
              "--skip-name-resolve", *CHARSET, *INNODB],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
