@@ -206,13 +206,20 @@ def test_only_the_listed_database_is_dumped_and_zstd_over_tcp_gives_a_complete_s
     assert [dump["database"] for dump in site.result("backup:db")["metrics"]["dumps"]] == ["shop"]
 
 
+def configured_over_old_copies(site, mariadb, places, tmp_path) -> dict:
+    """Backup `db` (retention 1) to a destination that holds older sealed copies; what those copies hold."""
+    destination, staging = places
+    before = old_copies(destination)
+    site.write_config([db_backup("db", mariadb, destination, staging, retention=1)],
+                      secrets_file=str(tmp_path / "secrets.env"))
+    return before
+
+
 def test_a_wrong_password_is_critical_and_prunes_nothing(site, mariadb, places, tmp_path):
     destination, staging = places
     mariadb.fill("shop", rows=1)
     mariadb.create_user(USER, PASSWORD, ["shop"])
-    before = old_copies(destination)
-    site.write_config([db_backup("db", mariadb, destination, staging, retention=1)],
-                      secrets_file=str(tmp_path / "secrets.env"))
+    before = configured_over_old_copies(site, mariadb, places, tmp_path)
     done = run(site, password="not-the-password")
     check = site.result("check_mounts:db")
     assert check["status"] == "failed"
@@ -227,9 +234,7 @@ def test_a_server_that_is_down_is_critical_and_nothing_is_copied_or_pruned(site,
     destination, staging = places
     mariadb.fill("shop", rows=1)
     mariadb.create_user(USER, PASSWORD, ["shop"])
-    before = old_copies(destination)
-    site.write_config([db_backup("db", mariadb, destination, staging, retention=1)],
-                      secrets_file=str(tmp_path / "secrets.env"))
+    before = configured_over_old_copies(site, mariadb, places, tmp_path)
     mariadb.stop()
     done = run(site)
     check = site.result("check_mounts:db")
@@ -262,9 +267,7 @@ def test_a_user_that_may_not_dump_a_database_fails_the_check(site, mariadb, plac
     mariadb.fill("shop", rows=1)
     account = f"'{USER}'@'localhost'"
     mariadb.sql(f"CREATE USER {account} IDENTIFIED BY 'plain-pass'; GRANT SELECT ON shop.* TO {account};")
-    before = old_copies(destination)
-    site.write_config([db_backup("db", mariadb, destination, staging, retention=1)],
-                      secrets_file=str(tmp_path / "secrets.env"))
+    before = configured_over_old_copies(site, mariadb, places, tmp_path)
     done = run(site, password="plain-pass")
     check = site.result("check_mounts:db")
     assert check["status"] == "failed"
